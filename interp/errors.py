@@ -1,0 +1,22 @@
+"""Exceptions raised by interp. Each says what is wrong in the user's terms."""
+
+from __future__ import annotations
+
+
+class InterpError(Exception):
+    """Base class of every error interp raises on purpose."""
+
+
+class ModelLoadError(InterpError, ValueError):
+    """A model could not be found, read or recognised as a causal language model."""
+
+
+class SiteError(InterpError, KeyError):
+    """A site name that the wrapped model does not have."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class InputError(InterpError, ValueError):
+    """Inputs, positions or tensors that do not fit the model or each other."""

@@ -1,0 +1,406 @@
+"""HookedModel: a PyTorch model plus a graph of named sites you can read and write.
+
+>>> import interp
+>>> hm = interp.models.tiny("llama")
+>>> hm.sites()[:4]
+['embed', 'resid_pre.0', 'q.0', 'k.0']
+>>> out = hm.run(["The keys to the cabinet"], cache=["resid_post.1", "z.0"])
+>>> out.cache["z.0"].shape[2:] == (hm.n_heads, hm.d_head)
+True
+
+Every hook a run registers is removed when the run ends, also when it raises. The model's own
+weights, modes and ``requires_grad`` flags are never changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from interp.errors import InputError, SiteError
+from interp.graph.adapters import Dims, Layout, build_bindings, layout_for
+from interp.graph.bindings import Binding
+from interp.graph.inputs import Batch, Inputs, tokenize
+from interp.graph.runner import Handler, StopForward, _input_set, attached
+from interp.graph.sites import LAYER_KINDS, READ_ONLY_KINDS, canonical_names, nearest, parse_site
+
+RESUMABLE_KINDS = ("embed", "resid_pre", "resid_post")
+
+
+class ActivationCache(dict):
+    """Site name -> activation tensor. A missing site says which sites were cached."""
+
+    def __missing__(self, key):
+        raise SiteError(f"site {key!r} was not cached in this run; cached sites: {sorted(self)}")
+
+
+@dataclass
+class RunOutput:
+    """What :meth:`HookedModel.run` returns.
+
+    ``logits``: ``[batch, pos, vocab]`` (None when the run stopped early);
+    ``cache``: the requested activations; ``batch``: the tokenised inputs.
+    """
+
+    logits: Tensor | None
+    cache: ActivationCache = field(default_factory=ActivationCache)
+    batch: Batch | None = None
+    stopped_at: str | None = None
+
+    @property
+    def last_logits(self) -> Tensor:
+        """``[batch, vocab]`` logits at each example's last real token."""
+        if self.logits is None:
+            raise InputError(f"this run stopped early at {self.stopped_at!r} and computed no logits")
+        if self.batch is None:
+            return self.logits[:, -1]
+        return self.logits[torch.arange(self.batch.size), self.batch.last_index.to(self.logits.device)]
+
+    def __repr__(self) -> str:
+        shape = None if self.logits is None else tuple(self.logits.shape)
+        cached = {name: tuple(t.shape) for name, t in self.cache.items()}
+        return f"RunOutput(logits={shape}, cache={cached})"
+
+
+class HookedModel:
+    """A model with canonical sites. Build it with :func:`interp.wrap` or :func:`interp.load`."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        tokenizer: Any = None,
+        *,
+        layout: Layout | None = None,
+        name: str | None = None,
+        revision: str | None = None,
+        bindings: dict[str, Binding] | None = None,
+        call: Callable[[nn.Module, Batch | Any], Any] | None = None,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.config = getattr(model, "config", None)
+        self.layout = layout if layout is not None else layout_for(model)
+        if bindings is None and self.layout is not None:
+            bindings = build_bindings(model, self.layout, self.config)
+        self._bindings: dict[str, Binding] = bindings or {}
+        self.dims = Dims.from_config(self.config) if self.layout is not None else None
+        self.name = name or getattr(self.config, "name_or_path", None) or type(model).__name__
+        self.revision = revision
+        self._call = call or (_call_hf if _is_hf(model) else _call_module)
+
+    # ----------------------------------------------------------------- description
+    @property
+    def family(self) -> str:
+        return self.layout.family if self.layout else type(self.model).__name__
+
+    @property
+    def n_layers(self) -> int:
+        return self._dims().n_layers
+
+    @property
+    def n_heads(self) -> int:
+        return self._dims().n_heads
+
+    @property
+    def n_kv_heads(self) -> int:
+        return self._dims().n_kv_heads
+
+    @property
+    def d_model(self) -> int:
+        return self._dims().d_model
+
+    @property
+    def d_head(self) -> int:
+        return self._dims().d_head
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(self.model.parameters()).dtype
+
+    def _dims(self) -> Dims:
+        if self.dims is None:
+            raise SiteError(f"{self.family} has no adapter, so it has no layer/head dimensions")
+        return self.dims
+
+    def sites(self, kind: str | None = None) -> list[str]:
+        """Canonical site names in execution order (optionally only one kind, e.g. ``"z"``)."""
+        names = list(self._bindings)
+        return names if kind is None else [n for n in names if n.split(".")[0] == kind]
+
+    def __repr__(self) -> str:
+        if self.dims is None:
+            return f"HookedModel({self.name!r}, no adapter: module-path sites only)"
+        d = self.dims
+        return (
+            f"HookedModel({self.name!r}, family={self.family}, layers={d.n_layers}, d_model={d.d_model}, "
+            f"heads={d.n_heads}, kv_heads={d.n_kv_heads}, d_head={d.d_head}, sites={len(self._bindings)})"
+        )
+
+    def _repr_html_(self) -> str:
+        kinds = sorted({n.split(".")[0] for n in self._bindings}, key=self._kind_rank)
+        rows = "".join(f"<tr><td><code>{k}</code></td><td>{len(self.sites(k))}</td></tr>" for k in kinds)
+        return (
+            f"<b>HookedModel</b> <code>{self.name}</code> ({self.family})<br>"
+            f"<table><tr><th>site kind</th><th>count</th></tr>{rows}</table>"
+        )
+
+    @staticmethod
+    def _kind_rank(kind: str) -> int:
+        order = ("embed", *LAYER_KINDS, "logits")
+        return order.index(kind) if kind in order else len(order)
+
+    # ----------------------------------------------------------------- sites
+    def binding(self, site: str) -> Binding:
+        """The binding behind a site name; raises :class:`SiteError` saying what exists instead."""
+        parsed = parse_site(site)
+        if parsed.kind == "module":
+            return self._module_binding(site, parsed.module, parsed.io)
+        if site in self._bindings:
+            return self._bindings[site]
+        if not self._bindings:
+            raise SiteError(
+                f"{self.family} has no adapter, so canonical sites such as {site!r} are unavailable; "
+                f"use module paths, e.g. {self._example_module_site()!r}"
+            )
+        kinds = {n.split(".")[0] for n in self._bindings}
+        if parsed.kind not in kinds:
+            if parsed.kind in LAYER_KINDS or parsed.kind in ("embed", "logits"):
+                why = " (attention and MLP both read resid_pre: parallel residual)" if parsed.kind == "resid_mid" else ""
+                raise SiteError(
+                    f"the {self.family} architecture has no {parsed.kind!r} sites{why}; "
+                    f"it has: {', '.join(sorted(kinds, key=self._kind_rank))}"
+                )
+            guesses = nearest(site, list(self._bindings)) or nearest(parsed.kind, sorted(kinds))
+            raise SiteError(f"unknown site {site!r}; did you mean {', '.join(map(repr, guesses)) or 'nothing close'}?")
+        if parsed.layer is not None and -self.n_layers <= parsed.layer < 0:
+            return self._bindings[f"{parsed.kind}.{parsed.layer % self.n_layers}"]
+        raise SiteError(
+            f"layer {parsed.layer} of site {site!r} is out of range: {self.name} has {self.n_layers} layers "
+            f"(0..{self.n_layers - 1}, or -{self.n_layers}..-1 from the end)"
+        )
+
+    def _module_binding(self, site: str, path: str, io: str) -> Binding:
+        try:
+            module = self.model.get_submodule(path)
+        except AttributeError:
+            names = [n for n, _ in self.model.named_modules()]
+            guesses = nearest(path, names)
+            raise SiteError(
+                f"no module {path!r} in {type(self.model).__name__}; closest: {guesses or names[:5]}"
+            ) from None
+        return Binding(site, module, io)
+
+    def _example_module_site(self) -> str:
+        names = [n for n, _ in self.model.named_modules() if n]
+        return f"{names[len(names) // 2] if names else ''}:output"
+
+    # ----------------------------------------------------------------- running
+    def tokenize(self, inputs: Inputs, padding_side: str = "right") -> Batch:
+        """Tokenise text (or wrap ids) into a :class:`Batch` that knows where real tokens are."""
+        return tokenize(self.tokenizer, inputs, padding_side)
+
+    def run(
+        self,
+        inputs: Inputs | Any,
+        *,
+        interventions: Sequence[Any] = (),
+        cache: Iterable[str] = (),
+        stop_at: str | None = None,
+        start_at: tuple[str, Tensor] | None = None,
+        logits: bool = True,
+        grad: bool = False,
+        cache_grad: bool = False,
+        padding_side: str = "right",
+    ) -> RunOutput:
+        """Run the model once with interventions applied and the requested sites cached.
+
+        - ``interventions``: objects with a ``site`` and ``__call__(activation, context)``
+          (see :mod:`interp.interventions`); several compose in execution order.
+        - ``cache``: site names to keep, each the value the model actually used (after any
+          intervention at that site); detached unless ``cache_grad=True``.
+        - ``stop_at``: end the forward pass right after this site; ``logits=False`` stops after
+          the last cached or intervened site. Either way ``logits`` is None.
+        - ``start_at=(site, activations)``: resume from cached activations at ``embed``,
+          ``resid_pre.L`` or ``resid_post.L``; layers before it are not run.
+        - ``grad``: build an autograd graph (for training interventions such as DAS).
+        """
+        batch = self._batch(inputs, padding_side)
+        cache_names = list(cache)
+        handlers: dict[Binding, list[Handler]] = {}
+        for intervention in interventions:
+            binding = self.binding(_site_of(intervention))
+            if not binding.writable:
+                raise SiteError(f"site {binding.name!r} is read-only: interventions cannot write to it")
+            bound = intervention.bind(self, batch) if hasattr(intervention, "bind") else intervention
+            handlers.setdefault(binding, []).append(bound)
+        store = ActivationCache()
+        for name in cache_names:
+            handlers.setdefault(self.binding(name), []).append(_cache_handler(store, name, cache_grad))
+        for binding in list(handlers):
+            for needed in binding.needs:
+                handlers.setdefault(self.binding(needed), [])
+        stop = self._stop_binding(stop_at, logits, handlers)
+        needs_eager = any(b.name.startswith("pattern.") for b in handlers)
+        with ExitStack() as stack:
+            stack.enter_context(torch.enable_grad() if grad else torch.no_grad())
+            if needs_eager:
+                stack.enter_context(self._eager_attention())
+            if start_at is not None:
+                stack.enter_context(self._start_from(*start_at, batch))
+            stack.enter_context(attached(handlers, batch=batch, stop=stop))
+            try:
+                output = self._call(self.model, batch if batch is not None else inputs)
+            except StopForward:
+                return RunOutput(None, store, batch, stopped_at=stop.name)
+        return RunOutput(_logits_of(output), store, batch)
+
+    @contextmanager
+    def hooks(self, handlers: dict[str, Handler | list[Handler]], batch: Batch | None = None) -> Iterator[dict]:
+        """Attach handlers to sites while you call ``hm.model`` yourself (e.g. ``generate``).
+
+        >>> hm = __import__("interp").models.tiny("gpt2")
+        >>> seen = []
+        >>> with hm.hooks({"resid_post.0": lambda act, ctx: seen.append(act.shape)}):
+        ...     _ = hm.model(**hm.tokenize("hello there").model_kwargs("cpu"))
+        >>> len(seen)
+        1
+        """
+        table: dict[Binding, list[Handler]] = {}
+        for site, site_handlers in handlers.items():
+            table.setdefault(self.binding(site), []).extend(
+                site_handlers if isinstance(site_handlers, list) else [site_handlers]
+            )
+        for binding in list(table):
+            for needed in binding.needs:
+                table.setdefault(self.binding(needed), [])
+        with attached(table, batch=batch) as state:
+            yield state
+
+    # ----------------------------------------------------------------- helpers
+    def _batch(self, inputs: Any, padding_side: str) -> Batch | None:
+        if isinstance(inputs, Batch) or isinstance(inputs, str):
+            return self.tokenize(inputs, padding_side)
+        if self.tokenizer is not None or _is_hf(self.model):
+            if isinstance(inputs, Tensor) and inputs.is_floating_point():
+                raise InputError("token ids must be integers; got a floating-point tensor")
+            return self.tokenize(inputs, padding_side)
+        return None  # any other nn.Module takes its inputs as they are
+
+    def _stop_binding(self, stop_at: str | None, logits: bool, handlers: dict[Binding, list]) -> Binding | None:
+        if stop_at is not None:
+            binding = self.binding(stop_at)
+            handlers.setdefault(binding, [])
+            return binding
+        if logits:
+            return None
+        ordered = [b for b in handlers if b.order is not None]
+        if not ordered or len(ordered) < len(handlers):
+            return None  # a module-path site has no known place in the graph: run to the end
+        return max(ordered, key=lambda b: b.order)
+
+    @contextmanager
+    def _eager_attention(self) -> Iterator[None]:
+        config = self.config
+        if config is None or not hasattr(config, "_attn_implementation"):
+            raise SiteError(
+                "pattern sites need eager attention, which interp switches on per run through the "
+                f"model's config; {self.family} has no attention-implementation setting"
+            )
+        previous = config._attn_implementation
+        if previous == "eager":
+            yield
+            return
+        config._attn_implementation = "eager"
+        try:
+            yield
+        finally:
+            config._attn_implementation = previous
+
+    @contextmanager
+    def _start_from(self, site: str, value: Tensor, batch: Batch | None) -> Iterator[None]:
+        binding = self.binding(site)
+        kind = binding.name.split(".")[0]
+        if kind not in RESUMABLE_KINDS or self.layout is None:
+            raise SiteError(
+                f"a run can start from {', '.join(RESUMABLE_KINDS[:2])}.L or resid_post.L, not {site!r}"
+            )
+        first = 0 if kind == "embed" else binding.layer + (kind == "resid_post")
+        if batch is not None and tuple(value.shape[:2]) != (batch.size, batch.width):
+            raise InputError(
+                f"start_at activations have shape {tuple(value.shape)}, but the inputs are "
+                f"[batch={batch.size}, pos={batch.width}]"
+            )
+        parent_path, _, attribute = self.layout.layers.rpartition(".")
+        parent = self.model.get_submodule(parent_path)
+        layers = getattr(parent, attribute)
+        entry = layers[first] if first < len(layers) else self.model.get_submodule(self.layout.final_norm)
+
+        def replace(module, args, kwargs):
+            return _input_set((args, kwargs), 0, value)
+
+        handle = entry.register_forward_pre_hook(replace, with_kwargs=True, prepend=True)
+        if first:
+            setattr(parent, attribute, nn.ModuleList(list(layers)[first:]))
+        try:
+            yield
+        finally:
+            setattr(parent, attribute, layers)
+            handle.remove()
+
+
+def _site_of(intervention: Any) -> str:
+    site = getattr(intervention, "site", None)
+    if not isinstance(site, str):
+        raise InputError(f"an intervention needs a 'site' attribute naming where it acts; got {intervention!r}")
+    return site
+
+
+def _cache_handler(store: ActivationCache, name: str, keep_grad: bool) -> Handler:
+    def handler(act: Tensor, context) -> None:
+        store[name] = act if keep_grad else act.detach()
+
+    return handler
+
+
+def _is_hf(model: nn.Module) -> bool:
+    try:
+        from transformers import PreTrainedModel
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(model, PreTrainedModel)
+
+
+def _call_hf(model: nn.Module, batch: Batch) -> Any:
+    return model(**batch.model_kwargs(next(model.parameters()).device), use_cache=False)
+
+
+def _call_module(model: nn.Module, inputs: Any) -> Any:
+    if isinstance(inputs, Batch):
+        return model(inputs.input_ids.to(next(model.parameters()).device))
+    if isinstance(inputs, tuple):
+        return model(*inputs)
+    if isinstance(inputs, dict):
+        return model(**inputs)
+    return model(inputs)
+
+
+def _logits_of(output: Any) -> Tensor | None:
+    if isinstance(output, Tensor):
+        return output
+    if getattr(output, "logits", None) is not None:
+        return output.logits
+    if isinstance(output, (tuple, list)) and output and isinstance(output[0], Tensor):
+        return output[0]
+    return None
+
+
+__all__ = ["ActivationCache", "HookedModel", "RunOutput", "canonical_names", "READ_ONLY_KINDS"]

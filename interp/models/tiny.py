@@ -1,0 +1,112 @@
+"""Tiny random-initialised models of each supported family, for fast and exact tests.
+
+Nothing is downloaded: the configs are written here and the tokenizer is a byte-level BPE
+trained in-process on a small built-in English corpus (deterministic, ~0.1 s, cached).
+
+>>> from interp.models import tiny
+>>> hm = tiny("llama")                 # 2 layers, 4 query heads over 2 key/value heads
+>>> hm.n_layers, hm.n_heads, hm.n_kv_heads
+(2, 4, 2)
+>>> tiny("neox", use_parallel_residual=False).sites("resid_mid")
+['resid_mid.0', 'resid_mid.1']
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+from interp.errors import ModelLoadError
+
+FAMILIES = ("gpt2", "neox", "llama")
+
+_CORPUS = """
+The keys to the cabinet are on the table. The key to the cabinets is on the table.
+The author that the guards like laughs. The authors that the guard likes laugh.
+The dog near the houses was happy, and the dogs near the house were happy.
+No teacher has ever seen any student. The teacher that no student likes has ever seen them.
+The man who the woman saw yesterday thinks that she knows what he wants.
+The capital of Poland is Warsaw. The capital of France is Paris. The capital of Japan is Tokyo.
+I think that the movie was wonderful, great and lovely. I hate it; it was terrible, awful and bad.
+While the doctor visited the patient the nurse sang. After the man left the house it rained.
+She saw herself in the mirror and he hurt himself, and they told themselves a story.
+It was the senator that the reporter who the editor hired attacked.
+Is, are, was, were, has, have, does, do: singular and plural verbs agree with their subjects.
+Once upon a time there was a little girl who lived in a village near the forest.
+""".strip()
+
+
+@functools.lru_cache(maxsize=None)
+def _tokenizer_backend(add_bos: bool):
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=384,
+        special_tokens=["<|endoftext|>", "<s>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(_CORPUS.splitlines(), trainer)
+    if add_bos:
+        bos = tokenizer.token_to_id("<s>")
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single="<s> $A", pair="<s> $A <s> $B", special_tokens=[("<s>", bos)]
+        )
+    return tokenizer.to_str()
+
+
+def tiny_tokenizer(add_bos: bool = False):
+    """A byte-level BPE tokenizer (GPT-2 style leading-space tokens); ``add_bos`` prepends ``<s>``."""
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer.from_str(_tokenizer_backend(add_bos))
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<s>" if add_bos else "<|endoftext|>",
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+    )
+
+
+def _config(family: str, vocab_size: int, overrides: dict):
+    from transformers import GPT2Config, GPTNeoXConfig, LlamaConfig
+
+    common = {"vocab_size": vocab_size, "bos_token_id": 0, "eos_token_id": 0, "pad_token_id": 0}
+    if family == "gpt2":
+        base = dict(n_layer=2, n_head=4, n_embd=64, n_positions=128, resid_pdrop=0.0, embd_pdrop=0.0,
+                    attn_pdrop=0.0)
+        return GPT2Config(**{**common, **base, **overrides})
+    if family == "neox":
+        base = dict(num_hidden_layers=2, num_attention_heads=4, hidden_size=64, intermediate_size=256,
+                    max_position_embeddings=128, rotary_pct=0.5, use_parallel_residual=True)
+        return GPTNeoXConfig(**{**common, **base, **overrides})
+    base = dict(num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, hidden_size=64,
+                intermediate_size=128, max_position_embeddings=128, tie_word_embeddings=False)
+    return LlamaConfig(**{**common, **base, **overrides})
+
+
+def tiny(family: str = "llama", *, seed: int = 0, attn_implementation: str = "sdpa", **overrides):
+    """A small random model of ``family`` (``"gpt2"``, ``"neox"`` or ``"llama"``), wrapped.
+
+    Keyword ``overrides`` go to the family's ``transformers`` config (e.g. ``num_hidden_layers=3``).
+    The same ``seed`` always gives the same weights.
+    """
+    from transformers import AutoModelForCausalLM
+
+    from interp.graph import HookedModel
+
+    if family not in FAMILIES:
+        raise ModelLoadError(f"unknown tiny family {family!r}; choose one of {', '.join(FAMILIES)}")
+    tokenizer = tiny_tokenizer(add_bos=family == "llama")
+    config = _config(family, len(tokenizer), overrides)
+    config._attn_implementation = attn_implementation
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(config)
+    model.eval().requires_grad_(False)
+    return HookedModel(model, tokenizer, name=f"tiny-{family}", revision=f"seed={seed}")
