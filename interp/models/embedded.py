@@ -22,6 +22,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import safetensors.torch
 import torch
 
 from interp.errors import ModelLoadError
@@ -114,7 +115,11 @@ def convert_embedded(target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
-        model.save_pretrained(staging, safe_serialization=True)
+        # transformers refuses save_pretrained on a GGUF-loaded model, so write the parts directly;
+        # save_model stores tied tensors (embedding = unembedding) once.
+        safetensors.torch.save_model(model, str(staging / "model.safetensors"), metadata={"format": "pt"})
+        model.config.save_pretrained(staging)
+        model.generation_config.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
         files = {p.name: _sha256(p) for p in sorted(staging.iterdir()) if p.is_file()}
         manifest = {"source": embedded_revision(), "files": files}
