@@ -147,6 +147,14 @@ def load_embedded(dtype: torch.dtype = torch.float32, device: str | torch.device
         else:
             log.info("Converting the embedded GGUF model once into %s", directory)
         convert_embedded(directory)
+    from transformers.utils import logging as hf_logging
+
     tokenizer = AutoTokenizer.from_pretrained(directory)
-    model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype).to(device)
+    progress_was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a one-second cached load needs no progress bar
+    try:
+        model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype).to(device)
+    finally:
+        if progress_was_on:
+            hf_logging.enable_progress_bar()
     return model, tokenizer

@@ -1,0 +1,22 @@
+"""``interp sites``: list a model's canonical sites."""
+
+from __future__ import annotations
+
+import argparse
+
+from interp.commands.common import add_model_arguments, load_model
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("sites", help="list a model's canonical sites in execution order")
+    add_model_arguments(parser)
+    parser.add_argument("--kind", default=None, help="only this kind, e.g. z or resid_post")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    hm = load_model(args)
+    print(hm)
+    for name in hm.sites(args.kind):
+        print(name)
+    return 0
