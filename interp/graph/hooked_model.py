@@ -33,7 +33,13 @@ RESUMABLE_KINDS = ("embed", "resid_pre", "resid_post")
 
 
 class ActivationCache(dict):
-    """Site name -> activation tensor. A missing site says which sites were cached."""
+    """Site name -> activation tensor. A missing site says which sites were cached.
+
+    ``batch`` is the :class:`Batch` the activations came from (so that positions in them can be
+    counted in that run's real tokens, e.g. by a patch that reads this cache as its source).
+    """
+
+    batch: Batch | None = None
 
     def __missing__(self, key):
         raise SiteError(f"site {key!r} was not cached in this run; cached sites: {sorted(self)}")
@@ -243,6 +249,7 @@ class HookedModel:
             bound = intervention.bind(self, batch) if hasattr(intervention, "bind") else intervention
             handlers.setdefault(binding, []).append(bound)
         store = ActivationCache()
+        store.batch = batch
         for name in cache_names:
             handlers.setdefault(self.binding(name), []).append(_cache_handler(store, name, cache_grad))
         for binding in list(handlers):

@@ -1,0 +1,32 @@
+"""Intervention primitives that compose in one forward pass.
+
+>>> import interp
+>>> from interp.interventions import Patch, Ablate, Subspace, DAS, ScaleHeads, Steer
+>>> hm = interp.models.tiny("llama")
+>>> src = hm.run(["The keys to the cabinet"], cache=["resid_post.0"])
+>>> out = hm.run(["The key to the cabinets"], interventions=[
+...     Patch("resid_post.0", source=src.cache, positions=[2]),     # the subject token
+...     ScaleHeads("z.1", {0: 0.5}),
+... ])
+
+Each is an ``nn.Module`` with a small config: ``save(folder)`` writes JSON + safetensors,
+:func:`load` reads it back without unpickling. Several interventions apply in graph order.
+Sweeps over layers × positions: :func:`patch_sweep`; its first-order estimate:
+:func:`attribution_patch`; steering while generating: :func:`generate`.
+"""
+
+from interp.interventions.ablate import Ablate
+from interp.interventions.base import Intervention
+from interp.interventions.das import DAS, BoundlessDAS
+from interp.interventions.function import Apply
+from interp.interventions.patch import Patch
+from interp.interventions.saving import load
+from interp.interventions.scale_heads import ScaleHeads
+from interp.interventions.source import Source
+from interp.interventions.steer import Steer
+from interp.interventions.subspace import Subspace
+
+__all__ = [
+    "DAS", "Ablate", "Apply", "BoundlessDAS", "Intervention", "Patch", "ScaleHeads", "Source", "Steer",
+    "Subspace", "load",
+]

@@ -1,0 +1,219 @@
+"""What every intervention shares: a site, positions, heads, binding to a run, saving.
+
+An intervention is an ``nn.Module`` with a small JSON-able config. ``hm.run`` calls
+``bind(hm, batch)`` once before the forward pass: that resolves positions, gathers source
+activations and checks every shape, so bad input fails before any layer runs. The handler it
+returns selects the slots ``[batch, k, (heads,) ...]``, hands them to ``edit`` and writes the
+result into a copy of the activation.
+
+Subclasses implement ``prepare(hm, batch, idx) -> dict`` (optional) and
+``edit(selected, prepared) -> Tensor``, and list their config fields in ``fields``.
+
+>>> import interp
+>>> from interp.interventions import Steer, load
+>>> steer = Steer("resid_post.0", torch.ones(64), alpha=2.0, positions="last")
+>>> steer
+Steer(site='resid_post.0', positions='last', alpha=2.0, vector=[64])
+>>> import tempfile; path = tempfile.mkdtemp()
+>>> _ = steer.save(path); load(path).alpha
+2.0
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from interp.errors import InputError, SiteError
+from interp.graph.inputs import Batch
+from interp.graph.sites import parse_site
+from interp.interventions import positions as P
+
+FORMAT_VERSION = 1
+HEAD_KINDS = ("q", "k", "v", "z")
+RESIDUAL_KINDS = ("embed", "resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out")
+
+
+def site_shape(hm, site: str) -> tuple[int, ...] | None:
+    """Trailing dims of a canonical site's activation (after batch and pos), or None if unknown."""
+    kind = parse_site(site).kind
+    if hm.dims is None or kind == "module":
+        return None
+    if kind in RESIDUAL_KINDS:
+        return (hm.d_model,)
+    if kind in ("q", "z"):
+        return (hm.n_heads, hm.d_head)
+    if kind in ("k", "v"):
+        return (hm.n_kv_heads, hm.d_head)
+    if kind == "mlp_post":
+        config = hm.config
+        width = getattr(config, "intermediate_size", None) or getattr(config, "n_inner", None)
+        return (width or 4 * hm.d_model,)
+    return None
+
+
+class Intervention(nn.Module):
+    """Base class. ``site``: where it acts; ``positions``: which tokens; ``heads``: which heads."""
+
+    fields: ClassVar[tuple[str, ...]] = ("site", "positions", "heads")
+    tensor_fields: ClassVar[tuple[str, ...]] = ()  # plain tensor attributes saved alongside the state dict
+
+    def __init__(self, site: str, positions: P.PositionSpec | None = None, heads: list[int] | None = None):
+        super().__init__()
+        parse_site(site)  # a malformed name fails here, not in the middle of a run
+        self.site = site
+        self.positions = positions
+        self.heads = _heads_list(heads)
+
+    # ---------------------------------------------------------------- subclass API
+    def prepare(self, hm, batch: Batch, idx: Tensor | None) -> dict:
+        """Everything ``edit`` needs, computed and validated before the forward pass."""
+        return {}
+
+    def edit(self, selected: Tensor, prepared: dict) -> Tensor:
+        """New values for the selected slots ``[batch, k, (heads,) ...]``."""
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- binding
+    def bind(self, hm, batch: Batch, *, positions: Any = "default"):
+        """Resolve positions, gather sources and validate; return the handler ``hm.run`` calls.
+
+        ``positions`` overrides the base positions (generation binds new tokens with ``None``).
+        """
+        if batch is None:
+            raise InputError(f"{type(self).__name__} needs tokenised inputs to resolve positions")
+        spec = self.positions if positions == "default" else positions
+        idx = P.resolve(spec, batch)
+        heads = self.check_heads(hm)
+        prepared = self.prepare(hm, batch, idx)
+        prepared["batch_size"] = batch.size
+
+        def handler(act: Tensor, ctx) -> Tensor:
+            if act.shape[0] != prepared["batch_size"]:
+                raise InputError(
+                    f"{self.site}: the activation has batch {act.shape[0]}, but this intervention was "
+                    f"bound to a batch of {prepared['batch_size']}"
+                )
+            selected = P.select(act, idx, heads)
+            return P.place(act, idx, heads, self.edit(selected, prepared))
+
+        return handler
+
+    def check_heads(self, hm) -> Tensor | None:
+        if self.heads is None:
+            return None
+        kind = parse_site(self.site).kind
+        if kind not in HEAD_KINDS:
+            raise SiteError(f"heads=... needs a per-head site (q, k, v or z), not {self.site!r}")
+        shape = site_shape(hm, self.site)
+        n = shape[0] if shape else None
+        if n is not None:
+            bad = [h for h in self.heads if not 0 <= h < n]
+            if bad:
+                what = "key/value heads" if kind in ("k", "v") and n != hm.n_heads else "heads"
+                raise InputError(f"head index {bad} out of range: {self.site} has {n} {what} (0..{n - 1})")
+        return torch.tensor(self.heads, dtype=torch.long)
+
+    def slot_shape(self, hm) -> tuple[int, ...] | None:
+        """Trailing dims of one selected slot (one head's width if heads are chosen)."""
+        shape = site_shape(hm, self.site)
+        if shape is None:
+            return None
+        return shape[1:] if self.heads is not None else shape
+
+    def using(self, **changes) -> Intervention:
+        """A shallow copy with some fields changed; parameters stay shared (handy in training loops)."""
+        clone = copy.copy(self)
+        for name, value in changes.items():
+            if name not in self.fields and name not in self.tensor_fields:
+                raise InputError(f"{type(self).__name__} has no field {name!r}; fields: {self.fields}")
+            setattr(clone, name, value)
+        return clone
+
+    # ---------------------------------------------------------------- saving
+    def config(self) -> dict:
+        out = {"type": type(self).__name__, "format": FORMAT_VERSION}
+        for name in self.fields:
+            value = getattr(self, name)
+            out[name] = P.encode(value) if name.endswith("positions") else value
+        return out
+
+    def tensors(self) -> dict[str, Tensor]:
+        state = {k: v.detach() for k, v in self.state_dict().items()}
+        for name in self.tensor_fields:
+            value = getattr(self, name)
+            if value is not None:
+                state[f"@{name}"] = value.detach()
+        return state
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``config.json`` and ``tensors.safetensors`` into the folder ``path``."""
+        from safetensors.torch import save_file
+
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "config.json").write_text(json.dumps(self.config(), indent=2))
+        tensors = {k: v.contiguous().cpu() for k, v in self.tensors().items()}
+        save_file(tensors, folder / "tensors.safetensors")
+        return folder
+
+    @classmethod
+    def from_saved(cls, config: dict, tensors: dict[str, Tensor]) -> Intervention:
+        kwargs = {}
+        for name in cls.fields:
+            value = config.get(name)
+            kwargs[name] = P.decode(value) if name.endswith("positions") else value
+        for name in cls.tensor_fields:
+            kwargs[name] = tensors.pop(f"@{name}", None)
+        obj = cls._construct(kwargs, tensors)
+        if tensors:
+            obj.load_state_dict(tensors, strict=True)
+        return obj
+
+    @classmethod
+    def _construct(cls, kwargs: dict, state: dict[str, Tensor]) -> Intervention:
+        return cls(**kwargs)
+
+    # ---------------------------------------------------------------- display
+    def __repr__(self) -> str:
+        parts = []
+        for name in self.fields:
+            value = getattr(self, name)
+            if name != "site" and (value is None or value == [] and name == "heads"):
+                continue
+            parts.append(f"{name}={P.describe(value) if name.endswith('positions') else repr(value)}")
+        for name, tensor in {**dict(self.named_parameters()), **dict(self.named_buffers())}.items():
+            parts.append(f"{name.split('.')[0]}={list(tensor.shape)}")
+        for name in self.tensor_fields:
+            value = getattr(self, name)
+            if isinstance(value, Tensor):
+                parts.append(f"{name}={list(value.shape)}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+
+def _heads_list(heads: Any) -> list[int] | None:
+    if heads is None:
+        return None
+    if isinstance(heads, int):
+        return [heads]
+    if isinstance(heads, Tensor):
+        heads = heads.tolist()
+    out = [int(h) for h in heads]
+    if not out:
+        raise InputError("heads=[] selects nothing; pass None for all heads")
+    return out
+
+
+def check_width(name: str, tensor: Tensor, expected: tuple[int, ...] | None, site: str) -> None:
+    """A vector/matrix whose trailing dims must match one slot of the site."""
+    if expected is None:
+        return
+    if tuple(tensor.shape[-len(expected):]) != expected or tensor.ndim < len(expected):
+        raise InputError(
+            f"{name} has shape {list(tensor.shape)}, but {site} needs trailing dims {list(expected)}"
+        )

@@ -1,0 +1,34 @@
+"""Patch: interchange (activation) patching.
+
+Write activations taken from a source run into the base run at a site, at per-example
+positions (base and source positions may differ), optionally only for some heads.
+
+>>> import interp
+>>> from interp.interventions import Patch
+>>> hm = interp.models.tiny("gpt2")
+>>> src = hm.run(["The keys to the cabinet"], cache=["resid_post.0"])
+>>> patch = Patch("resid_post.0", source=src.cache, positions=[1])
+>>> out = hm.run(["The key to the cabinets"], interventions=[patch])
+>>> patch
+Patch(site='resid_post.0', positions=[1], source=cache[1, 7, 64])
+
+``source`` is a cache or RunOutput from an earlier run, an activation tensor
+``[batch, pos, ...]`` for the site, or inputs (text, token ids) that are run first.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor
+
+from interp.graph.inputs import Batch
+from interp.interventions.interchange import Interchange
+
+
+class Patch(Interchange):
+    """``h_base[b, positions[b]] <- h_src[b, source_positions[b]]`` (only ``heads`` if given)."""
+
+    def prepare(self, hm, batch: Batch, idx: Tensor | None) -> dict:
+        return {"values": self.source_values(hm, batch, idx)}
+
+    def edit(self, selected: Tensor, prepared: dict) -> Tensor:
+        return prepared["values"].to(selected.device)

@@ -1,0 +1,53 @@
+"""Loading saved interventions: JSON config + safetensors, never pickle.
+
+>>> import tempfile, torch
+>>> from interp.interventions import Subspace, load
+>>> folder = Subspace("resid_post.0", torch.eye(64)[:, :2]).save(tempfile.mkdtemp())
+>>> load(folder)
+Subspace(site='resid_post.0', basis=[64, 2])
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from interp.errors import InputError
+
+
+def _types() -> dict[str, type]:
+    from interp.interventions.ablate import Ablate
+    from interp.interventions.das import DAS, BoundlessDAS
+    from interp.interventions.patch import Patch
+    from interp.interventions.scale_heads import ScaleHeads
+    from interp.interventions.steer import Steer
+    from interp.interventions.subspace import Subspace
+
+    return {cls.__name__: cls for cls in (Ablate, BoundlessDAS, DAS, Patch, ScaleHeads, Steer, Subspace)}
+
+
+def load(path: str | Path):
+    """Rebuild an intervention written by ``intervention.save(path)``."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = Path(path)
+    config_file, tensor_file = folder / "config.json", folder / "tensors.safetensors"
+    if not config_file.is_file() or not tensor_file.is_file():
+        raise InputError(
+            f"{folder} is not a saved intervention: it needs config.json and tensors.safetensors"
+        )
+    try:
+        config = json.loads(config_file.read_text())
+    except json.JSONDecodeError as error:
+        raise InputError(f"{config_file} is not valid JSON: {error}") from None
+    types = _types()
+    name = config.get("type") if isinstance(config, dict) else None
+    if name not in types:
+        known = ", ".join(sorted(types))
+        raise InputError(f"{config_file}: unknown intervention type {name!r}; known: {known}")
+    try:
+        tensors = load_file(tensor_file)
+    except (SafetensorError, OSError, ValueError) as error:
+        raise InputError(f"{tensor_file} is not a safetensors file: {error}") from None
+    return types[name].from_saved(config, dict(tensors))

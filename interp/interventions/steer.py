@@ -1,0 +1,73 @@
+"""Steer: add ``alpha · vector`` at a site (contrastive activation addition when the vector is a
+difference of means).
+
+>>> import torch, interp
+>>> from interp.interventions import Steer
+>>> hm = interp.models.tiny("gpt2")
+>>> steer = Steer.from_contrast(hm, "resid_post.0", ["I love it"], ["I hate it"], alpha=4.0)
+>>> out = hm.run("The movie was", interventions=[steer])
+>>> steer.vector.shape
+torch.Size([64])
+
+``positions``: ``None`` = every position (also every new token when generating), ``"last"``,
+an int, a slice, or per-example lists. During :func:`interp.interventions.generate`, ``where``
+says whether the prompt, the new tokens, or both are steered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from interp.graph.inputs import Batch
+from interp.interventions import positions as P
+from interp.interventions.base import Intervention, check_width
+
+
+class Steer(Intervention):
+    """``h[:, positions] += alpha * vector``; ``vector`` has the width of one slot of the site."""
+
+    fields = ("site", "positions", "heads", "alpha")
+    tensor_fields = ("vector",)
+
+    def __init__(self, site: str, vector: Tensor, alpha: float = 1.0, positions: P.PositionSpec | None = None,
+                 *, heads: list[int] | None = None):
+        super().__init__(site, positions, heads)
+        self.vector = torch.as_tensor(vector).detach()
+        self.alpha = float(alpha)
+
+    @classmethod
+    def from_contrast(
+        cls, hm, site: str, positive: Sequence[str], negative: Sequence[str], *, alpha: float = 1.0,
+        positions: P.PositionSpec | None = None, read: str = "last",
+    ) -> Steer:
+        """``mean(h | positive) - mean(h | negative)`` read at each prompt's last token (``read="last"``)
+        or averaged over its real tokens (``read="mean"``)."""
+        vector = mean_activation(hm, site, positive, read) - mean_activation(hm, site, negative, read)
+        return cls(site, vector, alpha=alpha, positions=positions)
+
+    def prepare(self, hm, batch: Batch, idx: Tensor | None) -> dict:
+        check_width("the steering vector", self.vector, self.slot_shape(hm), self.site)
+        return {}
+
+    def edit(self, selected: Tensor, prepared: dict) -> Tensor:
+        return selected + self.alpha * self.vector.to(selected.device, selected.dtype)
+
+    @classmethod
+    def _construct(cls, kwargs: dict, state: dict) -> Steer:
+        return cls(kwargs.pop("site"), kwargs.pop("vector"), **kwargs)
+
+
+def mean_activation(hm, site: str, prompts: Sequence[str], read: str = "last") -> Tensor:
+    """Mean activation of ``site`` over prompts, at the last real token or over all real tokens."""
+    out = hm.run(list(prompts), cache=[site], logits=False)
+    acts, batch = out.cache[site], out.batch
+    if read == "last":
+        return acts[torch.arange(batch.size), batch.last_index].mean(0)
+    if read == "mean":
+        mask = batch.attention_mask.to(acts.device, acts.dtype).reshape(*batch.attention_mask.shape,
+                                                                       *[1] * (acts.ndim - 2))
+        return (acts * mask).sum((0, 1)) / mask.sum()
+    raise ValueError(f"read must be 'last' or 'mean', not {read!r}")
