@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
 from torch import Tensor, nn
 
 Reader = Callable[[Tensor, dict], Tensor]

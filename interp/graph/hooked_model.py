@@ -180,7 +180,8 @@ class HookedModel:
         kinds = {n.split(".")[0] for n in self._bindings}
         if parsed.kind not in kinds:
             if parsed.kind in LAYER_KINDS or parsed.kind in ("embed", "logits"):
-                why = " (attention and MLP both read resid_pre: parallel residual)" if parsed.kind == "resid_mid" else ""
+                parallel = parsed.kind == "resid_mid"
+                why = " (attention and MLP both read resid_pre: parallel residual)" if parallel else ""
                 raise SiteError(
                     f"the {self.family} architecture has no {parsed.kind!r} sites{why}; "
                     f"it has: {', '.join(sorted(kinds, key=self._kind_rank))}"

@@ -52,7 +52,9 @@ def embedded_gguf_path() -> Path:
         )
     path = Path(spec.origin).parent / EMBEDDED_GGUF
     if not path.is_file():
-        raise ModelLoadError(f"{EMBEDDED_DISTRIBUTION} is installed but {path} is missing; reinstall it: {INSTALL_HINT}")
+        raise ModelLoadError(
+            f"{EMBEDDED_DISTRIBUTION} is installed but {path} is missing; reinstall it: {INSTALL_HINT}"
+        )
     return path
 
 

@@ -37,7 +37,7 @@ Once upon a time there was a little girl who lived in a village near the forest.
 """.strip()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _tokenizer_backend(add_bos: bool):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
