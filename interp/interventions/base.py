@@ -187,8 +187,9 @@ class Intervention(nn.Module):
             if name != "site" and (value is None or value == [] and name == "heads"):
                 continue
             parts.append(f"{name}={P.describe(value) if name.endswith('positions') else repr(value)}")
-        for name, tensor in {**dict(self.named_parameters()), **dict(self.named_buffers())}.items():
-            parts.append(f"{name.split('.')[0]}={list(tensor.shape)}")
+        tensors = {**self._parameters, **self._buffers}
+        tensors.update({name: getattr(module, "weight", None) for name, module in self._modules.items()})
+        parts += [f"{name}={list(t.shape)}" for name, t in tensors.items() if isinstance(t, Tensor)]
         for name in self.tensor_fields:
             value = getattr(self, name)
             if isinstance(value, Tensor):
