@@ -50,7 +50,7 @@ class Subspace(Interchange):
     ):
         super().__init__(site, source, positions, source_positions=source_positions, heads=heads,
                          source_site=source_site)
-        basis = torch.as_tensor(basis)
+        basis = torch.as_tensor(basis).detach().contiguous()
         if basis.ndim == 1:
             basis = basis[:, None]
         if basis.ndim != 2:
