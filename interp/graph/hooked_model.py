@@ -271,6 +271,18 @@ class HookedModel:
                 return RunOutput(None, store, batch, stopped_at=stop.name)
         return RunOutput(_logits_of(output), store, batch)
 
+    def generate(self, prompts: Inputs, *, interventions: Sequence[Any] = (), max_new_tokens: int = 20,
+                 where: str = "prompt", **generate_kwargs):
+        """Generate with interventions and the KV cache on; see :func:`interp.interventions.generate`.
+
+        ``where``: ``"prompt"`` (intervene on the prompt positions), ``"new"`` (every new token) or
+        ``"all"``.
+        """
+        from interp.interventions.generation import generate
+
+        return generate(self, prompts, interventions=interventions, max_new_tokens=max_new_tokens,
+                        where=where, **generate_kwargs)
+
     @contextmanager
     def hooks(self, handlers: dict[str, Handler | list[Handler]], batch: Batch | None = None) -> Iterator[dict]:
         """Attach handlers to sites while you call ``hm.model`` yourself (e.g. ``generate``).

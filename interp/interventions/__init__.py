@@ -19,6 +19,7 @@ from interp.interventions.ablate import Ablate
 from interp.interventions.base import Intervention
 from interp.interventions.das import DAS, BoundlessDAS
 from interp.interventions.function import Apply
+from interp.interventions.generation import Generation, generate
 from interp.interventions.patch import Patch
 from interp.interventions.saving import load
 from interp.interventions.scale_heads import ScaleHeads
@@ -27,6 +28,6 @@ from interp.interventions.steer import Steer
 from interp.interventions.subspace import Subspace
 
 __all__ = [
-    "DAS", "Ablate", "Apply", "BoundlessDAS", "Intervention", "Patch", "ScaleHeads", "Source", "Steer",
-    "Subspace", "load",
+    "DAS", "Ablate", "Apply", "BoundlessDAS", "Generation", "Intervention", "Patch", "ScaleHeads", "Source", "Steer",
+    "Subspace", "generate", "load",
 ]
