@@ -16,6 +16,7 @@ Sweeps over layers × positions: :func:`patch_sweep`; its first-order estimate:
 """
 
 from interp.interventions.ablate import Ablate
+from interp.interventions.attribution import attribution_patch, spearman
 from interp.interventions.base import Intervention
 from interp.interventions.das import DAS, BoundlessDAS
 from interp.interventions.function import Apply
@@ -26,8 +27,10 @@ from interp.interventions.scale_heads import ScaleHeads
 from interp.interventions.source import Source
 from interp.interventions.steer import Steer
 from interp.interventions.subspace import Subspace
+from interp.interventions.sweep import SweepResult, patch_sweep, serial_patch_sweep
 
 __all__ = [
     "DAS", "Ablate", "Apply", "BoundlessDAS", "Generation", "Intervention", "Patch", "ScaleHeads", "Source", "Steer",
-    "Subspace", "generate", "load",
+    "Subspace", "SweepResult", "attribution_patch", "generate", "load", "patch_sweep", "serial_patch_sweep",
+    "spearman",
 ]

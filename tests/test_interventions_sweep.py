@@ -1,0 +1,78 @@
+"""The batched sweep equals the serial one-forward-per-patch loop, value for value; attribution
+patching is exact for a linear edit of the last layer's output and correlates with the sweep."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import interp
+from interp.interventions import Patch, attribution_patch, patch_sweep, serial_patch_sweep, spearman
+from interp.models import FAMILIES
+
+BASE = ["The key to the cabinets", "The dog near the houses was"]
+SOURCE = ["The keys to the cabinet", "The dogs near the house"]
+
+
+@pytest.fixture(scope="module", params=FAMILIES)
+def hm(request):
+    return interp.models.tiny(request.param)
+
+
+def logit_diff(hm):
+    are, is_ = hm.tokenizer(" are")["input_ids"][-1], hm.tokenizer(" is")["input_ids"][-1]
+    return lambda logits: logits[..., are] - logits[..., is_]
+
+
+@pytest.mark.parametrize("kind", ["resid_pre", "mlp_out"])
+def test_batched_sweep_equals_serial_loop(hm, kind):
+    metric = logit_diff(hm)
+    fast = patch_sweep(hm, BASE, SOURCE, kind=kind, metric=metric, max_rows=6)
+    slow = serial_patch_sweep(hm, BASE, SOURCE, kind=kind, metric=metric)
+    assert fast.values.shape == (hm.n_layers, int(hm.tokenize(BASE).lengths.min()), 2)
+    torch.testing.assert_close(fast.values, slow.values, atol=1e-6, rtol=0)
+    torch.testing.assert_close(fast.clean, slow.clean, atol=1e-6, rtol=0)
+    assert (fast.values - fast.clean).abs().max() > 1e-3  # the patches did something
+
+
+def test_sweep_with_different_source_positions_matches_single_patches(hm):
+    metric = logit_diff(hm)
+    result = patch_sweep(hm, BASE, SOURCE, layers=[1], positions=[-1, 1], source_positions=[-2, 1],
+                         metric=metric)
+    for j, (p, q) in enumerate([(-1, -2), (1, 1)]):
+        patch = Patch("resid_pre.1", SOURCE, positions=p, source_positions=q)
+        expected = metric(hm.run(BASE, interventions=[patch]).last_logits)
+        torch.testing.assert_close(result.values[0, j], expected, atol=1e-6, rtol=0)
+    table = result.table()
+    assert list(table.columns) == ["site", "layer", "position", "example", "value"] and len(table) == 4
+
+
+def test_attribution_patching_estimates_the_sweep(hm):
+    metric = logit_diff(hm)
+    exact = patch_sweep(hm, BASE, SOURCE, kind="resid_post", metric=metric)
+    estimate = attribution_patch(hm, BASE, SOURCE, kind="resid_post", metric=metric)
+    assert estimate.values.shape == exact.values.shape
+    delta = exact.values - exact.clean
+    same = (delta == 0)  # slots where base and source activations agree: nothing to patch
+    assert same.any() and torch.equal(estimate.values[same], torch.zeros_like(estimate.values[same]))
+    # the estimate is the derivative of the metric along (h_src - h_base): check it by finite differences
+    layer, j, ex = [int(i) for i in (estimate.values.abs() == estimate.values.abs().max()).nonzero()[0]]
+    site, eps = f"resid_post.{layer}", 1e-3
+    src, clean = hm.run(SOURCE, cache=[site]), hm.run(BASE, cache=[site])
+    p, q = clean.batch.offsets[ex] + j, src.batch.offsets[ex] + j
+    step = eps * (src.cache[site][ex, q] - clean.cache[site][ex, p])
+
+    def nudge(act, ctx):
+        act = act.clone()
+        act[ex, p] += step
+        return act
+
+    nudged = metric(hm.run(BASE, interventions=[interp.interventions.Apply(site, nudge)]).last_logits)[ex]
+    torch.testing.assert_close((nudged - exact.clean[ex]) / eps, estimate.values[layer, j, ex], rtol=0.05, atol=1e-3)
+    assert spearman(estimate.values[~same], delta[~same]) > 0  # a pre-filter, not an oracle, on random weights
+    torch.testing.assert_close(estimate.clean, exact.clean, atol=1e-5, rtol=0)
+
+
+def test_sweep_pairs_must_match(hm):
+    with pytest.raises(interp.InputError, match="pair them"):
+        patch_sweep(hm, BASE, SOURCE[:1])
