@@ -168,7 +168,10 @@ def wrap_transformer_lens(model: nn.Module, tokenizer: Any = None, *, name: str 
         )
     cfg = model.cfg
     tokenizer = tokenizer if tokenizer is not None else getattr(model, "tokenizer", None)
-    name = name or getattr(cfg, "model_name", None) or type(model).__name__
+    tl_name = getattr(cfg, "model_name", None)
+    if tl_name in (None, "", "external") and is_bridge(model):
+        tl_name = getattr(model.original_model.config, "name_or_path", None)
+    name = name or tl_name or type(model).__name__
     parallel = bool(getattr(cfg, "parallel_attn_mlp", False))
     bindings = tl_bindings(model, cfg.n_layers, parallel)
     if is_bridge(model):
