@@ -1,0 +1,169 @@
+"""DAS training the CausalGym way, fast: a rank-``k`` rotation per position, trained on the
+counterfactual label with the model frozen.
+
+Objective: cross-entropy of the intervened base run's next-token distribution at the last prompt
+token against the **source** label. Adam, ``lr`` with linear warm-up (``warmup`` share of the
+steps) and linear decay to 0, ``steps`` steps of ``batch_size`` pairs (one epoch of 400 pairs
+by default), pairs drawn in a seeded order shared by every position.
+
+>>> import interp
+>>> from interp.methods import PairData, train_das
+>>> hm = interp.models.tiny("llama")
+>>> data = PairData.from_texts(hm, ["The key to the cabinets", "The keys to the cabinet"] * 2,
+...                            ["The keys to the cabinet", "The key to the cabinets"] * 2,
+...                            base_positions=[[1, 4]] * 4, source_positions=[[1, 4]] * 4,
+...                            base_labels=[" is", " are"] * 2, source_labels=[" are", " is"] * 2)
+>>> result = train_das(hm, data, "resid_pre.1", steps=3, batch_size=2)
+>>> len(result.interventions), result.losses.shape      # one DAS per position; loss per step, position
+(2, torch.Size([3, 2]))
+>>> result.interventions[0]
+DAS(site='resid_pre.1', dim=64, rank=1, rotation=[64, 1])
+
+Why it is fast (vs one full forward per step per position, as pyvene-based training does):
+
+- the frozen prefix runs once: ``resid_pre.L`` of every base and the site's activations of every
+  source are cached before training; each step resumes at layer ``L``;
+- the positions of one layer train together: each step stacks ``batch_size × P`` rows, each row
+  carrying its own position's DAS (their parameters are disjoint and Adam is per-parameter, so
+  this equals training them one by one);
+- only the last prompt token is unembedded, and the backward pass computes gradients for the
+  DAS parameters only (never for the frozen weights).
+
+:func:`train_das_reference` is the plain loop (full forward of source and base per step and
+position) that the fast trainer is tested against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from interp.errors import InputError
+from interp.graph.inputs import Batch
+from interp.interventions import DAS
+from interp.methods.pairs import PairData, _rows
+from interp.methods.rows import RowInterchange, last_logprobs, prefix_site
+
+
+@dataclass
+class DASResult:
+    """``interventions[p]``: the trained DAS of position ``p``; ``losses [steps, P]``."""
+
+    interventions: list[DAS]
+    losses: Tensor
+
+    @property
+    def bases(self) -> Tensor:
+        """``[P, d, rank]`` the learned orthonormal bases."""
+        return torch.stack([das.basis.detach() for das in self.interventions])
+
+
+def schedule(step: int, steps: int, warmup: float) -> float:
+    """Linear warm-up over ``int(warmup · steps)`` steps, then linear decay to 0 (as in HF's
+    ``get_linear_schedule_with_warmup``)."""
+    n_warm = int(warmup * steps)
+    if step < n_warm:
+        return step / max(1, n_warm)
+    return max(0.0, (steps - step) / max(1, steps - n_warm))
+
+
+def batch_order(n: int, steps: int, batch_size: int, seed: int) -> list[Tensor]:
+    """The pairs of each step: seeded permutations of ``range(n)``, one after another."""
+    generator = torch.Generator().manual_seed(int(seed))
+    need = steps * batch_size
+    order = torch.cat([torch.randperm(n, generator=generator) for _ in range(-(-need // n))])
+    return [order[s * batch_size:(s + 1) * batch_size] for s in range(steps)]
+
+
+def _new_das(hm, site: str, rank: int, seed: int, count: int) -> list[DAS]:
+    dim = _width(hm, site)
+    return [DAS(site, dim=dim, rank=rank, seed=seed) for _ in range(count)]
+
+
+def _width(hm, site: str) -> int:
+    from interp.interventions.base import site_shape
+
+    shape = site_shape(hm, site)
+    if shape is None or len(shape) != 1:
+        raise InputError(f"DAS training here needs a site with one vector per token (resid_*, attn_out, "
+                         f"mlp_out, mlp_post); {site!r} has shape {shape}")
+    return shape[0]
+
+
+def _optimiser(dases: list[DAS], lr: float, steps: int, warmup: float):
+    params = [p for das in dases for p in das.parameters()]
+    optimiser = torch.optim.Adam(params, lr=lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: schedule(s, steps, warmup))
+    return params, optimiser, scheduler
+
+
+def train_das(hm, data: PairData, site: str, *, rank: int = 1, steps: int = 100, batch_size: int = 4,
+              lr: float = 5e-3, warmup: float = 0.1, seed: int = 0, positions: list[int] | None = None) -> DASResult:
+    """Train one DAS per position column of ``data`` (or those in ``positions``) at ``site``, together.
+
+    ``site``: a per-token vector site of one layer (e.g. ``resid_pre.L``, ``resid_post.L``,
+    ``attn_out.L``). Returns plain :class:`interp.interventions.DAS` objects: use them with
+    ``das.using(source=..., positions=..., source_positions=...)`` or score them with
+    :func:`interp.methods.score`.
+    """
+    if positions is not None:
+        data = data.subset(range(data.n), positions)
+    n_pos, start_site = data.n_positions, prefix_site(hm, site)
+    dases = _new_das(hm, site, rank, seed, n_pos)
+    params, optimiser, scheduler = _optimiser(dases, lr, steps, warmup)
+
+    # the frozen prefix, once: bases' resid_pre.L, sources' site values at their positions
+    cached = [start_site] if start_site else []
+    base_prefix = hm.run(data.base, cache=cached, logits=False).cache[start_site] if start_site else None
+    source_acts = hm.run(data.source, cache=[site], logits=False).cache[site]
+    source_rows = torch.arange(data.n, device=source_acts.device)[:, None]
+    source_values = source_acts[source_rows, data.absolute("source").to(source_acts.device)]  # [n, P, d]
+    base_index = data.absolute("base")  # [n, P]
+
+    losses = torch.zeros(steps, n_pos)
+    for step, idx in enumerate(batch_order(data.n, steps, batch_size, seed)):
+        b = len(idx)
+        sub = _rows(data.base, idx)
+        batch = Batch(sub.input_ids.repeat(n_pos, 1), sub.attention_mask.repeat(n_pos, 1))  # row = p * b + i
+        basis = torch.stack([das.basis for das in dases]).repeat_interleave(b, 0)  # [P*b, d, k]
+        edit = RowInterchange(site, base_index[idx].T.reshape(-1), source_values[idx].transpose(0, 1).reshape(
+            n_pos * b, -1), basis)
+        start = None
+        if start_site:
+            start = (start_site, base_prefix[idx, :sub.width].repeat(n_pos, 1, 1))
+        logprobs = last_logprobs(hm, batch, [edit], start=start, grad=True)
+        target = data.source_labels[idx].repeat(n_pos).to(logprobs.device)
+        nll = -logprobs.gather(1, target[:, None])[:, 0].view(n_pos, b).mean(1)  # [P]
+        optimiser.zero_grad(set_to_none=True)
+        nll.sum().backward(inputs=params)
+        optimiser.step()
+        scheduler.step()
+        losses[step] = nll.detach().cpu()
+    return DASResult(dases, losses)
+
+
+def train_das_reference(hm, data: PairData, site: str, *, rank: int = 1, steps: int = 100, batch_size: int = 4,
+                        lr: float = 5e-3, warmup: float = 0.1, seed: int = 0) -> DASResult:
+    """The plain loop: per position, per step, a full source forward and a full intervened base forward."""
+    dases, all_losses = [], []
+    for p in range(data.n_positions):
+        (das,) = _new_das(hm, site, rank, seed, 1)
+        params, optimiser, scheduler = _optimiser([das], lr, steps, warmup)
+        losses = []
+        for idx in batch_order(data.n, steps, batch_size, seed):
+            sub = data.subset(idx)
+            run = das.using(source=sub.source, positions=sub.base_positions[:, p:p + 1].tolist(),
+                            source_positions=sub.source_positions[:, p:p + 1].tolist())
+            out = hm.run(sub.base, interventions=[run], grad=True)
+            logprobs = out.last_logits.float().log_softmax(-1)
+            loss = -logprobs.gather(1, sub.source_labels[:, None].to(logprobs.device)).mean()
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward(inputs=params)
+            optimiser.step()
+            scheduler.step()
+            losses.append(float(loss))
+        dases.append(das)
+        all_losses.append(torch.tensor(losses))
+    return DASResult(dases, torch.stack(all_losses, 1))

@@ -1,0 +1,119 @@
+"""Score interventions on test pairs: log odds-ratio, interchange-intervention accuracy (IIA),
+behavioural accuracy, as the CausalGym protocol defines them (FORMATS.md).
+
+With ``y_b``/``y_s`` the base/source label ids, ``p`` the plain base run, ``p*`` the intervened
+one, log-probabilities over the full vocabulary at the last prompt token:
+
+- log odds-ratio = [log p(y_b) − log p(y_s)] + [log p*(y_s) − log p*(y_b)]
+- IIA = share with log p*(y_s) > log p*(y_b); behavioural accuracy = share with log p(y_b) > log p(y_s)
+
+>>> import interp, torch
+>>> from interp.methods import PairData, score
+>>> hm = interp.models.tiny("llama")
+>>> data = PairData.from_texts(hm, ["The key to the cabinets"], ["The keys to the cabinet"],
+...                            base_positions=[[1, 4]], source_positions=[[1, 4]],
+...                            base_labels=[" is"], source_labels=[" are"])
+>>> s = score(hm, data, "resid_pre.1", [None, torch.ones(64) / 8])   # vanilla at 1, a direction at 4
+>>> s.odds_ratio.shape, s.iia.shape, s.behaviour.shape                 # [P, n], [P, n], [n]
+(torch.Size([2, 1]), torch.Size([2, 1]), torch.Size([1]))
+
+Every position and direction is scored in one batched forward over the test split (``max_rows``
+rows at a time), resumed at the site's layer from the base run's cached prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from interp.errors import InputError
+from interp.graph.inputs import Batch
+from interp.methods.pairs import PairData
+from interp.methods.rows import RowInterchange, last_logprobs, prefix_site
+
+Direction = Tensor | object | None  # [d] or [d, k] tensor, a DAS/Subspace (its .basis), or None = vanilla
+
+
+@dataclass
+class Scores:
+    """Per position ``p`` and example ``i``: ``odds_ratio[p, i]``, ``iia[p, i]``; ``behaviour[i]``."""
+
+    odds_ratio: Tensor  # [P, n] float
+    iia: Tensor  # [P, n] bool
+    behaviour: Tensor  # [n] bool
+    names: list
+
+    def summary(self) -> list[dict]:
+        """One dict per position: mean log odds-ratio, IIA, behavioural accuracy, n."""
+        return [{"position": name, "odds_ratio": float(self.odds_ratio[p].mean()), "iia": float(
+            self.iia[p].float().mean()), "behaviour": float(self.behaviour.float().mean()), "n": self.iia.shape[1]}
+            for p, name in enumerate(self.names)]
+
+
+def as_basis(direction: Direction) -> Tensor | None:
+    """``[d, k]`` orthonormal basis (None for full patching)."""
+    if direction is None or isinstance(direction, str) and direction == "vanilla":
+        return None
+    if hasattr(direction, "basis"):
+        direction = direction.basis
+    if not isinstance(direction, Tensor):
+        raise InputError(f"a direction must be a tensor, a DAS/Subspace or None (vanilla); got {direction!r}")
+    basis = direction.detach().float()
+    return basis[:, None] if basis.ndim == 1 else basis
+
+
+def base_logprobs(hm, data: PairData) -> Tensor:
+    """``[n, 2]`` log p(y_b), log p(y_s) of the plain base runs."""
+    logprobs = last_logprobs(hm, data.base, [])
+    rows = torch.arange(data.n)
+    return torch.stack([logprobs[rows, data.base_labels], logprobs[rows, data.source_labels]], 1).cpu()
+
+
+def score(hm, data: PairData, site: str, directions: Direction | Sequence[Direction], *, max_rows: int = 256,
+          clean: Tensor | None = None) -> Scores:
+    """Score ``directions`` (one per position column of ``data``, or one for all) at ``site``.
+
+    ``clean``: the plain runs' ``[n, 2]`` log-probs if already known (:func:`base_logprobs`).
+    """
+    n, n_pos = data.n, data.n_positions
+    if isinstance(directions, (list, tuple)):
+        if len(directions) != n_pos:
+            raise InputError(f"{len(directions)} directions for {n_pos} positions")
+    else:
+        directions = [directions] * n_pos
+    bases = [as_basis(d) for d in directions]
+    ranks = {b.shape[1] for b in bases if b is not None}
+    if len(ranks) > 1:
+        raise InputError(f"directions of different ranks {sorted(ranks)} cannot share one forward; score them "
+                         "separately")
+    start_site = prefix_site(hm, site)
+    cached = [start_site] if start_site else []
+    run = hm.run(data.base, cache=cached, logits=False) if start_site else None
+    source_acts = hm.run(data.source, cache=[site], logits=False).cache[site]
+    dim = source_acts.shape[-1]
+    rank = ranks.pop() if ranks else 1
+    basis = torch.stack([torch.zeros(dim, rank) if b is None else b for b in bases])  # [P, d, k]
+    if basis.shape[1] != dim:
+        raise InputError(f"directions have width {basis.shape[1]}, but {site} has width {dim}")
+    full = torch.tensor([b is None for b in bases])
+    source_values = source_acts[torch.arange(n, device=source_acts.device)[:, None],
+                                data.absolute("source").to(source_acts.device)]  # [n, P, d]
+    base_index = data.absolute("base")
+
+    rows = [(p, i) for p in range(n_pos) for i in range(n)]
+    star = torch.empty(n_pos, n, 2)
+    for chunk in range(0, len(rows), max_rows):
+        part = torch.tensor(rows[chunk:chunk + max_rows])
+        p, i = part[:, 0], part[:, 1]
+        batch = Batch(data.base.input_ids[i], data.base.attention_mask[i])
+        edit = RowInterchange(site, base_index[i, p], source_values[i, p], basis[p], full[p])
+        start = None if run is None else (start_site, run.cache[start_site][i])
+        logprobs = last_logprobs(hm, batch, [edit], start=start)
+        ids = torch.stack([data.base_labels[i], data.source_labels[i]], 1).to(logprobs.device)
+        star[p, i] = logprobs.gather(1, ids).cpu()
+    clean = base_logprobs(hm, data) if clean is None else clean
+    odds = (clean[:, 0] - clean[:, 1])[None] + (star[..., 1] - star[..., 0])
+    return Scores(odds, star[..., 1] > star[..., 0], clean[:, 0] > clean[:, 1], list(data.names))
