@@ -1,0 +1,188 @@
+"""Activation patching on the embedded SmolLM2-135M: interp vs raw hooks, nnsight, pyvene and the
+serial one-forward-per-patch loop (TransformerLens's ``generic_activation_patch`` pattern).
+
+    .venv/bin/python benchmarks/patching.py [--reps 7] [--sweep-reps 2]
+
+1. One patch (source run + patched base run) of ``resid_pre.L`` at the subject token.
+2. A full layers × positions sweep of ``resid_pre``: interp's batched ``patch_sweep`` vs the serial
+   loop (``serial_patch_sweep``: one ``hm.run`` per patch) vs nnsight in a loop; values compared.
+3. Attribution patching: time, and its rank correlation with the exact sweep.
+
+Repetitions are interleaved (ABCABC...) so that machine load hits every method alike; medians are
+reported. The last line printed is JSON, also written to benchmarks/results/patching.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+import interp
+from interp.interventions import Patch, attribution_patch, patch_sweep, serial_patch_sweep, spearman
+
+BASE, SOURCE, LAYER, POS = "The key to the cabinets", "The keys to the cabinet", 2, 1
+
+
+def timed(fn):
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+def interleaved(methods: dict, reps: int) -> tuple[dict[str, float], dict]:
+    times, values = {name: [] for name in methods}, {}
+    for _ in range(reps):
+        for name, fn in methods.items():
+            seconds, values[name] = timed(fn)
+            times[name].append(seconds)
+    return {name: statistics.median(t) for name, t in times.items()}, values
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--sweep-reps", type=int, default=2)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    hm = interp.load()
+    model = hm.model
+    are, is_ = hm.tokenizer(" are")["input_ids"][-1], hm.tokenizer(" is")["input_ids"][-1]
+    base_ids, src_ids = hm.tokenize(BASE).input_ids, hm.tokenize(SOURCE).input_ids
+    layer_module = model.model.layers[LAYER]
+
+    # ---------------------------------------------------------------- 1. one patch
+    def ours():
+        src = hm.run(SOURCE, cache=[f"resid_pre.{LAYER}"], logits=False)
+        return hm.run(BASE, interventions=[Patch(f"resid_pre.{LAYER}", src.cache, [POS])]).last_logits[0]
+
+    def raw_hooks():
+        saved = {}
+
+        def save(module, args, kwargs):
+            saved["h"] = (args[0] if args else kwargs["hidden_states"]).detach()
+
+        def write(module, args, kwargs):
+            hidden = (args[0] if args else kwargs["hidden_states"]).clone()
+            hidden[:, POS] = saved["h"][:, POS]
+            return ((hidden, *args[1:]), kwargs) if args else (args, {**kwargs, "hidden_states": hidden})
+
+        with torch.no_grad():
+            handle = layer_module.register_forward_pre_hook(save, with_kwargs=True)
+            try:
+                model(src_ids, use_cache=False)
+            finally:
+                handle.remove()
+            handle = layer_module.register_forward_pre_hook(write, with_kwargs=True)
+            try:
+                return model(base_ids, use_cache=False).logits[0, -1]
+            finally:
+                handle.remove()
+
+    from nnsight import NNsight
+
+    nns = NNsight(model)
+
+    def nnsight_patch():
+        with torch.no_grad():
+            with nns.trace(src_ids, use_cache=False):
+                h = nns.model.layers[LAYER - 1].output.save()
+            with nns.trace(base_ids, use_cache=False):
+                nns.model.layers[LAYER - 1].output[:, POS] = h[:, POS]
+                logits = nns.output.logits.save()
+        return logits[0, -1]
+
+    import pyvene as pv
+
+    config = pv.IntervenableConfig([{"layer": LAYER, "component": "block_input",
+                                     "intervention_type": pv.VanillaIntervention}])
+    pvm = pv.IntervenableModel(config, model=model)
+
+    def pyvene_patch():
+        with torch.no_grad():
+            _, out = pvm({"input_ids": base_ids}, [{"input_ids": src_ids}],
+                         {"sources->base": ([[[POS]]], [[[POS]]])})
+        return out.logits[0, -1]
+
+    one, values = interleaved({"interp": ours, "raw hooks": raw_hooks, "nnsight": nnsight_patch,
+                               "pyvene": pyvene_patch}, args.reps)
+    agree = {name: float((v - values["raw hooks"]).abs().max()) for name, v in values.items()}
+    flipped = bool(values["interp"][are] > values["interp"][is_])
+
+    # ---------------------------------------------------------------- 2. the sweep
+    metric = lambda logits: logits[..., are] - logits[..., is_]  # noqa: E731
+    n_pos = hm.tokenize(BASE).width
+    src_cache = hm.run(SOURCE, cache=[f"resid_pre.{layer}" for layer in range(1, hm.n_layers)], logits=False)
+
+    def nnsight_loop():
+        out = torch.zeros(hm.n_layers, n_pos)
+        with torch.no_grad():
+            for layer in range(hm.n_layers):
+                for pos in range(n_pos):
+                    if layer == 0:
+                        module = nns.model.embed_tokens
+                        source = hm.run(SOURCE, cache=["resid_pre.0"], logits=False).cache["resid_pre.0"]
+                    else:
+                        module, source = nns.model.layers[layer - 1], src_cache.cache[f"resid_pre.{layer}"]
+                    with nns.trace(base_ids, use_cache=False):
+                        module.output[:, pos] = source[:, pos]
+                        logits = nns.output.logits.save()
+                    out[layer, pos] = metric(logits[0, -1])
+        return out[:, :, None]
+
+    sweep_methods = {
+        "interp batched": lambda: patch_sweep(hm, [BASE], [SOURCE], metric=metric).values,
+        "serial loop": lambda: serial_patch_sweep(hm, [BASE], [SOURCE], metric=metric).values,
+        "nnsight loop": nnsight_loop,
+    }
+    sweep, sweep_values = interleaved(sweep_methods, args.sweep_reps)
+    exact = sweep_values["interp batched"]
+    sweep_diff = {name: float((v - exact).abs().max()) for name, v in sweep_values.items()}
+
+    # ---------------------------------------------------------------- 3. attribution patching
+    attribution, estimate = interleaved(
+        {"attribution": lambda: attribution_patch(hm, [BASE], [SOURCE], metric=metric)}, args.reps)
+    clean = metric(hm.run(BASE).last_logits)
+    rho = spearman(estimate["attribution"].values, exact - clean)
+
+    # ---------------------------------------------------------------- report
+    print(f"\nActivation patching on {hm.name} ({hm.n_layers} layers), {platform.processor() or 'cpu'}, "
+          f"torch threads={torch.get_num_threads()}")
+    print(f"\n1. One patch of resid_pre.{LAYER} at the subject (source + base), median of {args.reps}")
+    print(f"   {'method':<12}{'seconds':>10}{'vs raw hooks':>14}{'max |Δlogit| vs raw':>22}")
+    for name, seconds in one.items():
+        print(f"   {name:<12}{seconds:>10.4f}{seconds / one['raw hooks']:>13.2f}x{agree[name]:>22.2e}")
+    print(f"   patched preference: {'are' if flipped else 'is'} (clean: is)")
+    print(f"\n2. Sweep of resid_pre over {hm.n_layers} layers x {n_pos} positions, median of {args.sweep_reps}")
+    print(f"   {'method':<16}{'seconds':>10}{'speed-up of batched':>22}{'max |Δ| vs batched':>21}")
+    for name, seconds in sweep.items():
+        print(f"   {name:<16}{seconds:>10.3f}{seconds / sweep['interp batched']:>21.1f}x{sweep_diff[name]:>21.2e}")
+    print(f"\n3. Attribution patching: {attribution['attribution']:.3f} s "
+          f"({sweep['interp batched'] / attribution['attribution']:.1f}x faster than the batched sweep), "
+          f"Spearman rank correlation with the exact sweep: {rho:.3f}")
+    headline = {
+        "model": hm.name,
+        "one_patch_vs_raw_hooks": round(one["interp"] / one["raw hooks"], 3),
+        "one_patch_seconds": {k: round(v, 5) for k, v in one.items()},
+        "sweep_speedup_vs_serial": round(sweep["serial loop"] / sweep["interp batched"], 2),
+        "sweep_speedup_vs_nnsight_loop": round(sweep["nnsight loop"] / sweep["interp batched"], 2),
+        "sweep_seconds": {k: round(v, 4) for k, v in sweep.items()},
+        "sweep_max_abs_diff_vs_serial": sweep_diff["serial loop"],
+        "attribution_seconds": round(attribution["attribution"], 4),
+        "attribution_spearman": round(rho, 4),
+        "reps": args.reps, "sweep_reps": args.sweep_reps, "threads": torch.get_num_threads(),
+    }
+    line = json.dumps(headline)
+    out = Path(__file__).parent / "results" / "patching.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(line + "\n")
+    print(line)
+
+
+if __name__ == "__main__":
+    main()
