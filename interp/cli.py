@@ -16,6 +16,8 @@ import sys
 COMMAND_MODULES = [
     "interp.commands.demo",
     "interp.commands.sites",
+    "interp.commands.suites",
+    "interp.commands.syntaxgym",
 ]
 
 

@@ -20,3 +20,7 @@ class SiteError(InterpError, KeyError):
 
 class InputError(InterpError, ValueError):
     """Inputs, positions or tensors that do not fit the model or each other."""
+
+
+class SuiteError(InterpError, ValueError):
+    """A suite file (SyntaxGym, CausalGym templates or rows) that is malformed; names file, item, field."""
