@@ -163,7 +163,7 @@ def train_das_reference(hm, data: PairData, site: str, *, rank: int = 1, steps: 
             loss.backward(inputs=params)
             optimiser.step()
             scheduler.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         dases.append(das)
         all_losses.append(torch.tensor(losses))
     return DASResult(dases, torch.stack(all_losses, 1))
