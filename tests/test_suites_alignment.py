@@ -16,7 +16,7 @@ CORPUS = ["The keys to the cabinet are on the table.", "No teacher has ever seen
           "While the doctor visited the patient the nurse sang.", "Café naïve résumé — déjà vu."]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def metaspace_tokenizer():
     """SentencePiece-style: spaces become '▁' at the start of tokens."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers
@@ -29,7 +29,7 @@ def metaspace_tokenizer():
     return PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="<unk>", bos_token="<s>")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def word_tokenizer():
     """No spaces in any token (BERT-like word splitting); no BOS, no EOS."""
     from tokenizers import Tokenizer, models, pre_tokenizers, trainers

@@ -63,15 +63,17 @@ def _drop_condition(raw):
     del raw["items"][1]["conditions"][3]
 
 
+BAD_FORMULA = "[(4;%match_plural%) < (4;%mismatch_plural%)] & & [(1;%match_sing%) > 2]"
 MALFORMED = {
-    "bad formula": (lambda r: _set_formula(r, "[(4;%match_plural%) < (4;%mismatch_plural%)] & & [(1;%match_sing%) > 2]"),
+    "bad formula": (lambda r: _set_formula(r, BAD_FORMULA),
                     ["suite.json", "prediction 1", "field 'formula'", "character 47", "^"]),
     "unknown condition": (lambda r: _set_formula(r, "(4;%match_sing%) < (4;%mismatch_singular%)"),
                           ["suite.json", "prediction 1", "unknown condition 'mismatch_singular'", "character 19"]),
     "unknown region": (lambda r: _set_formula(r, "(9;%match_sing%) < (4;%mismatch_sing%)"),
                        ["suite.json", "prediction 1", "unknown region 9", "character 0"]),
     "missing region": (_drop_region,
-                       ["suite.json", "item 2", "condition 'match_plural'", "field 'regions'", "missing region 4 (verb)"]),
+                       ["suite.json", "item 2", "condition 'match_plural'", "field 'regions'",
+                        "missing region 4 (verb)"]),
     "inconsistent conditions": (_drop_condition,
                                 ["suite.json", "item 2", "field 'conditions'", "missing ['mismatch_plural']"]),
     "missing content": (lambda r: r["items"][0]["conditions"][1]["regions"][0].pop("content"),
