@@ -1,0 +1,136 @@
+"""DAS training for every aligned position of one task at one layer: the CausalGym way (pyvene
+``LowRankRotatedSpaceIntervention``, one full source + base forward per step per position) vs
+``interp.methods.train_das`` (frozen prefix cached once, all positions of the layer in one
+batched forward from ``resid_pre.L``, last-token unembedding, DAS-only gradients).
+
+    .venv/bin/python benchmarks/das.py [--layer 4] [--steps 100] [--batch-size 4] [--reps 2] [--n-train 400]
+
+Same model (the embedded SmolLM2-135M), same training pairs, same step count, batch size and
+learning-rate schedule (Adam 5e-3, linear warm-up 10 % and decay). Both trained bases are then
+scored by the same code on the same test pairs (mean log odds-ratio per position). Repetitions
+are interleaved (pyvene, interp, pyvene, ...); medians reported. The last line printed is JSON,
+also written to benchmarks/results/das.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _report import print_table, report  # noqa: E402
+
+import interp  # noqa: E402
+from interp.methods import PairData, score, train_das  # noqa: E402
+from interp.methods.das import batch_order, schedule  # noqa: E402
+
+SUBJECTS = [("key", "keys"), ("dog", "dogs"), ("teacher", "teachers"), ("author", "authors"), ("farmer", "farmers"),
+            ("doctor", "doctors"), ("girl", "girls"), ("boy", "boys"), ("student", "students"), ("car", "cars"),
+            ("man", "men"), ("woman", "women"), ("child", "children"), ("nurse", "nurses"), ("pilot", "pilots")]
+PREPS = [("to", "cabinets"), ("near", "house"), ("behind", "trees"), ("with", "dog"), ("next to", "doors"),
+         ("beside", "table")]
+LABELS = {"sg": " is", "pl": " are"}
+
+
+def agreement(hm, subjects) -> PairData:
+    """``The {subject} {prep} the {object}`` → is/are; positions: subject, preposition, "the", object."""
+    base, source, types, bpos, spos = [], [], [], [], []
+    for (sg, pl), (prep, obj) in itertools.product(subjects, PREPS):
+        for b, s, t in ((sg, pl, "sg"), (pl, sg, "pl")):
+            for text, out in ((f"The {b} {prep} the {obj}", bpos), (f"The {s} {prep} the {obj}", spos)):
+                spans = ["The", f" {text.split()[1]}", f" {prep}", " the", f" {obj}"]
+                ends = [len(hm.tokenize("".join(spans[:k + 1])).input_ids[0]) - 1 for k in range(1, 5)]
+                out.append(ends)
+            base.append(f"The {b} {prep} the {obj}")
+            source.append(f"The {s} {prep} the {obj}")
+            types.append(t)
+    other = {"sg": "pl", "pl": "sg"}
+    data = PairData.from_texts(hm, base, source, bpos, spos, [LABELS[t] for t in types],
+                               [LABELS[other[t]] for t in types], base_types=types)
+    data.names = ["subject", "prep", "the", "object"]
+    return data
+
+
+def train_pyvene(hm, data: PairData, layer: int, steps: int, batch_size: int, lr: float, seed: int) -> torch.Tensor:
+    """CausalGym's loop: one IntervenableModel per position, a full source + base forward per step."""
+    import pyvene as pv
+
+    bases = []
+    for p in range(data.n_positions):
+        torch.manual_seed(seed)
+        config = pv.IntervenableConfig([{"layer": layer, "component": "block_input", "low_rank_dimension": 1,
+                                         "intervention_type": pv.LowRankRotatedSpaceIntervention}])
+        pvm = pv.IntervenableModel(config, model=hm.model)
+        pvm.disable_model_gradients()
+        intervention = next(iter(pvm.interventions.values()))
+        intervention = intervention[0] if isinstance(intervention, (list, tuple)) else intervention
+        params = list(intervention.rotate_layer.parameters())
+        optimiser = torch.optim.Adam(params, lr=lr)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: schedule(s, steps, 0.1))
+        for idx in batch_order(data.n, steps, batch_size, seed):
+            sub = data.subset(idx)
+            base_pos = [[[int(x)] for x in sub.base_positions[:, p]]]
+            source_pos = [[[int(x)] for x in sub.source_positions[:, p]]]
+            _, out = pvm({"input_ids": sub.base.input_ids, "attention_mask": sub.base.attention_mask},
+                         [{"input_ids": sub.source.input_ids, "attention_mask": sub.source.attention_mask}],
+                         {"sources->base": (source_pos, base_pos)})
+            logits = out.logits[torch.arange(sub.n), sub.base.last_index]
+            loss = torch.nn.functional.cross_entropy(logits.float(), sub.source_labels)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            scheduler.step()
+        bases.append(intervention.rotate_layer.weight.detach().clone())
+    for param in hm.model.parameters():  # pyvene froze the model; give the flags back
+        param.requires_grad_(True)
+    return torch.stack(bases)  # [P, d, 1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--layer", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=5e-3)
+    parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    hm = interp.load()
+    train, test = agreement(hm, SUBJECTS[:11]), agreement(hm, SUBJECTS[11:])
+    site = f"resid_pre.{args.layer}"
+    print(f"{hm.name}: {train.n} train / {test.n} test pairs, {train.n_positions} positions {train.names}, "
+          f"layer {args.layer}, {args.steps} steps of {args.batch_size}, {args.reps} interleaved reps")
+    kwargs = dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
+    times = {"pyvene (CausalGym)": [], "interp": []}
+    bases = {}
+    for _ in range(args.reps):
+        start = time.perf_counter()
+        bases["pyvene (CausalGym)"] = train_pyvene(hm, train, args.layer, **kwargs)
+        times["pyvene (CausalGym)"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        bases["interp"] = train_das(hm, train, site, **kwargs).bases
+        times["interp"].append(time.perf_counter() - start)
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    odds = {name: score(hm, test, site, list(b)).odds_ratio.mean(1) for name, b in bases.items()}
+    rows = [(name, f"{medians[name]:.2f}", *(f"{x:.2f}" for x in odds[name].tolist()), f"{float(odds[name].max()):.2f}")
+            for name in times]
+    print_table(rows, ("method", "train s", *(f"odds {n}" for n in train.names), "max over positions"))
+    ratio = medians["pyvene (CausalGym)"] / medians["interp"]
+    print(f"interp is {ratio:.1f}x faster; max-over-positions odds-ratio {float(odds['interp'].max()):.2f} (interp) "
+          f"vs {float(odds['pyvene (CausalGym)'].max()):.2f} (pyvene)")
+    report("das", {
+        "speedup": round(ratio, 2), "seconds": {k: round(v, 3) for k, v in medians.items()},
+        "odds_ratio": {k: [round(x, 3) for x in v.tolist()] for k, v in odds.items()},
+        "positions": train.names, "layer": args.layer, "steps": args.steps, "batch_size": args.batch_size,
+        "n_train": train.n, "n_test": test.n, "reps": args.reps, "model": hm.name,
+    })
+
+
+if __name__ == "__main__":
+    main()
