@@ -1,9 +1,12 @@
 """``interp.load``: any causal LM from a hub id, a local directory, a GGUF file, or the default.
 
 >>> import interp
->>> hm = interp.load()                                  # doctest: +SKIP  (embedded SmolLM2-135M)
->>> hm = interp.load("EleutherAI/pythia-70m")           # doctest: +SKIP  (hub id, or local HF cache)
->>> hm = interp.load("path/to/model.gguf")              # doctest: +SKIP
+>>> hm = interp.load()                        # doctest: +SKIP
+>>> hm = interp.load("EleutherAI/pythia-70m") # doctest: +SKIP
+>>> hm = interp.load("path/to/model.gguf")    # doctest: +SKIP
+
+With no argument it is the embedded SmolLM2-135M; a hub id is read from the local Hugging Face
+cache first (so it works offline) and fetched only when it is not there.
 """
 
 from __future__ import annotations
