@@ -1,0 +1,31 @@
+"""Plotly figures of evaluation tables; each function returns a ``plotly.graph_objects.Figure``
+(shown inline in Jupyter) and :func:`write_figures` writes them as offline HTML.
+
+>>> from interp.viz import layer_position_heatmap, layer_curves, method_summary, write_figures
+>>> # fig = layer_position_heatmap(results, "das", "agr_sv_num_subj-relc")   # layer × position
+>>> # fig = layer_curves(results)                       # per-layer curves per method
+>>> # fig = method_summary(summary)                     # bars with 95 % CIs
+>>> # paths = write_figures(results, "out", summary=summary)   # out/figures/*.html
+>>> # fig = syntaxgym_accuracy(interp.eval.syntaxgym(hm, "builtin:number_pp").summary)
+"""
+
+from interp.viz.curves import layer_curve_table, layer_curves
+from interp.viz.heatmap import heatmap_matrix, layer_position_heatmap
+from interp.viz.summary import method_summary, summarise, summary_bars
+from interp.viz.syntaxgym import syntaxgym_accuracy, wilson_interval
+from interp.viz.write import html_page, write_figures, write_html
+
+__all__ = [
+    "heatmap_matrix",
+    "html_page",
+    "layer_curve_table",
+    "layer_curves",
+    "layer_position_heatmap",
+    "method_summary",
+    "summarise",
+    "summary_bars",
+    "syntaxgym_accuracy",
+    "wilson_interval",
+    "write_figures",
+    "write_html",
+]
