@@ -14,6 +14,7 @@ import importlib
 import sys
 
 COMMAND_MODULES = [
+    "interp.commands.causalgym",
     "interp.commands.demo",
     "interp.commands.sites",
     "interp.commands.suites",

@@ -1,0 +1,113 @@
+"""``interp causalgym``: the CausalGym causal-efficacy protocol, written into ``--out DIR``.
+
+    interp causalgym --suite builtin:agreement --tasks agr_sv_num_pp --methods das,mean,random,vanilla \\
+        --layers 0:8:2 --out runs/agreement
+    interp causalgym --suite builtin:agreement --layers 0:30:2 --out runs/full     # all methods, 400/100 pairs
+
+For each task, layer and aligned position every method finds a direction on the training pairs
+and is scored on the test pairs (log odds-ratio, IIA, behavioural accuracy; selectivity against
+the control task unless ``--no-control``). Writes ``results.csv`` (one row per unit, position
+and metric), ``summary.csv`` (the published aggregation with 95 % bootstrap CIs, also printed),
+``meta.json``, ``units/`` (one file per finished unit: rerunning into the same folder resumes),
+``directions/`` (safetensors, reloadable with :func:`interp.eval.load_directions`) and
+``figures/*.html`` when :mod:`interp.viz` is available.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from interp.commands.common import add_model_arguments, load_model
+
+
+def add_parser(subparsers) -> None:
+    from interp.methods import METHODS
+
+    parser = subparsers.add_parser("causalgym", help="causal efficacy of interpretability methods (CausalGym)")
+    parser.add_argument("--suite", default="builtin:agreement",
+                        help="CausalGym template file or folder, or builtin:NAME (default builtin:agreement)")
+    parser.add_argument("--tasks", default=None, help="comma-separated task names (default: every task of the suite)")
+    parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {', '.join(METHODS)}")
+    parser.add_argument("--layers", default="all", help="START:STOP[:STEP], N, or N,M,... (default: all)")
+    parser.add_argument("--positions", default="all", help="span indices N,M,... (default: every aligned span)")
+    parser.add_argument("--site", default="resid_post", help="site kind intervened on at each layer")
+    parser.add_argument("--out", required=True, help="output folder (rerun into it to resume)")
+    parser.add_argument("--no-control", dest="control", action="store_false",
+                        help="skip the control task (no selectivity)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--n-train", type=int, default=400, help="training pairs per task")
+    parser.add_argument("--n-test", type=int, default=100, help="test pairs per task")
+    parser.add_argument("--das-steps", type=int, default=100)
+    parser.add_argument("--das-batch-size", type=int, default=4)
+    parser.add_argument("--das-lr", type=float, default=5e-3)
+    parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")
+    parser.add_argument("--no-figures", dest="figures", action="store_false")
+    add_model_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def _check_suite(args: argparse.Namespace) -> None:
+    """Read the suite and task names before loading any model (a bad file fails fast)."""
+    from interp.errors import SuiteError
+    from interp.suites.causalgym import read_templates
+
+    templates = read_templates(args.suite)
+    if not templates:
+        raise SuiteError(f"{args.suite}: the suite has no tasks")
+    for task in args.task_list or []:
+        if task not in templates:
+            raise SuiteError(f"{args.suite}: no task {task!r}; the tasks are: {', '.join(templates)}")
+
+
+def print_summary(summary, file=sys.stdout) -> None:
+    """Method × metric table of the overall (``task == "all"``) rows: value [95 % CI]."""
+    rows = summary[summary.task == "all"]
+    metrics = [m for m in ("odds_ratio", "iia", "selectivity", "behaviour") if m in set(rows.metric)]
+    lines = []
+    for method in dict.fromkeys(rows.method):
+        cells = {"method": method}
+        for metric in metrics:
+            hit = rows[(rows.method == method) & (rows.metric == metric)]
+            if len(hit):
+                r = hit.iloc[0]
+                cells[metric] = f"{r.value:7.3f} [{r.ci_low:6.3f}, {r.ci_high:6.3f}]"
+        lines.append(cells)
+    header = ["method", *metrics]
+    widths = {h: max(len(h), *(len(str(c.get(h, ""))) for c in lines)) for h in header}
+    print("  ".join(h.ljust(widths[h]) for h in header), file=file)
+    for cells in lines:
+        print("  ".join(str(cells.get(h, "")).ljust(widths[h]) for h in header), file=file)
+
+
+def run(args: argparse.Namespace) -> int:
+    from interp.eval.causal_efficacy import causal_efficacy, parse_methods
+
+    args.task_list = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+    methods = parse_methods(args.methods)  # bad input fails before the model loads
+    _check_suite(args)
+    positions = None if args.positions in ("all", "") else [int(p) for p in args.positions.split(",")]
+    hm = load_model(args)
+    result = causal_efficacy(
+        hm, args.suite, methods, args.layers, positions, tasks=args.task_list, control=args.control,
+        site_kind=args.site, seed=args.seed, out=args.out, n_train=args.n_train, n_test=args.n_test,
+        das_steps=args.das_steps, das_batch_size=args.das_batch_size, das_lr=args.das_lr, n_boot=args.n_boot,
+        progress=True, command=list(sys.argv))
+    out = Path(args.out)
+    figures = []
+    if args.figures:
+        try:
+            from interp.viz import write_figures
+        except ImportError as error:  # plotly missing, or interp.viz not there
+            print(f"(no figures: {error})", file=sys.stderr)
+        else:
+            figures = write_figures(result.results, out, summary=result.summary)
+    n_units = len(result.records)
+    print(f"{hm.name}: {result.results.task.nunique()} task(s), {n_units} units; "
+          f"summary = mean over test pairs -> max over positions -> mean over layers -> mean over tasks")
+    print_summary(result.summary)
+    print(f"\nwrote {out}/results.csv, summary.csv, meta.json, units/, directions/")
+    if figures:
+        print("figures: " + ", ".join(str(p) for p in figures))
+    return 0

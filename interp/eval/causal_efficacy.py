@@ -1,0 +1,476 @@
+"""Causal efficacy: the CausalGym protocol end to end, as a resumable sweep.
+
+For every task of a suite, every layer and every aligned position (span), each method finds a
+direction from the training pairs' activations at ``site_kind.L`` (DAS is trained on the
+counterfactual label; ``vanilla`` patches the whole vector), and the direction is scored on the
+test pairs by the one-dimensional interchange: log odds-ratio, interchange-intervention accuracy
+(IIA) and the model's behavioural accuracy. With ``control=True`` the same is done on the
+control relabelling (`` dog`` / `` give``) and selectivity = score − control score.
+
+>>> import interp, json, tempfile
+>>> from interp.eval import causal_efficacy
+>>> hm = interp.models.tiny("llama")
+>>> suite = tempfile.mktemp(suffix=".json")
+>>> _ = open(suite, "w").write(json.dumps({"agr": {"templates": ["The {subject} near the {object}"],
+...     "label": "subject", "result_prepend_space": True, "labels": {"sg": ["is"], "pl": ["are"]},
+...     "variables": {"subject": {"sg": ["dog", "key"], "pl": ["dogs", "keys"]}, "object": ["car", "house"]}}}))
+>>> result = causal_efficacy(hm, suite, methods=["mean", "vanilla"], layers=[1], n_train=4, n_test=2,
+...                          control_labels=(" dog", " house"), n_boot=50)   # the tiny vocabulary has no " give"
+>>> sorted(result.results.metric.unique())
+['behaviour', 'iia', 'odds_ratio', 'selectivity', 'selectivity_iia']
+>>> list(result.results.columns)
+['model', 'suite', 'task', 'method', 'layer', 'site', 'position', 'control', 'metric', 'value', 'n']
+>>> result.subspaces("agr", "mean", 1)[0]            # reusable interventions, one per span
+Subspace(site='resid_post.1', basis=[64, 1])
+
+**Units.** A unit is task × layer × method × (task | control). With ``out=DIR`` each finished
+unit is written at once to ``DIR/units/`` (one file per unit, atomically; see
+:mod:`interp.eval.units`) with its per-example scores, and its directions to
+``DIR/directions/TASK/METHOD[-control]/SITE.safetensors`` (:func:`load_directions` gives them
+back as :class:`~interp.interventions.Subspace` objects); a rerun into the same folder skips the
+units already there, so an interrupted run resumes without losing or repeating finished units.
+At the end ``results.csv``, ``summary.csv`` and ``meta.json`` are written (``meta.json`` last).
+
+**Tables.** ``results``: one row per unit, position and metric (``odds_ratio``, ``iia``,
+``behaviour`` on both the task and the control (``control`` column); ``selectivity`` and
+``selectivity_iia`` = task − control, on the task rows), each the mean over the ``n`` test
+pairs. ``summary`` (:func:`interp.eval.aggregate.summarize`): the published aggregation — mean
+over examples, max over positions, mean over layers, mean over tasks — per method, with 95 %
+bootstrap intervals over examples, for every task and for ``task == "all"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from interp.errors import InputError, SiteError, SuiteError
+from interp.eval.aggregate import summarize
+from interp.eval.units import UnitLog
+from interp.suites.pairs import CONTROL_LABELS
+
+RESULT_COLUMNS = ["model", "suite", "task", "method", "layer", "site", "position", "control", "metric", "value",
+                  "n"]
+SITE_KINDS = ("resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out")
+
+
+# ------------------------------------------------------------------------------ arguments
+def parse_methods(methods: str | Sequence[str] | None) -> list[str]:
+    """``"das,probe"`` / a list / ``None`` or ``"all"`` (every method) -> validated method names."""
+    from interp.methods import METHODS
+
+    if methods is None or methods == "all":
+        return list(METHODS)
+    names = [m.strip() for m in methods.split(",")] if isinstance(methods, str) else [str(m) for m in methods]
+    names = [m for m in names if m]
+    if not names:
+        raise InputError(f"no methods given; choose from {', '.join(METHODS)}")
+    unknown = [m for m in names if m not in METHODS]
+    if unknown:
+        raise InputError(f"unknown method{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                         f"choose from {', '.join(METHODS)}")
+    return list(dict.fromkeys(names))
+
+
+def parse_layers(layers: Any, n_layers: int) -> list[int]:
+    """``None``/``"all"``, an int, a list, a ``range``, or text ``"0:30:2"`` / ``"4"`` / ``"0,2,4"``."""
+    valid = f"the model has {n_layers} layers (0..{n_layers - 1})"
+    if layers is None or layers == "all":
+        return list(range(n_layers))
+    if isinstance(layers, str):
+        text = layers.strip()
+        try:
+            if ":" in text:
+                parts = [int(p) if p.strip() else None for p in text.split(":")]
+                if len(parts) > 3:
+                    raise ValueError
+                start, stop, step = (parts + [None, None])[:3]
+                start = 0 if start is None else start
+                stop = n_layers if stop is None else stop
+                if stop > n_layers or start < 0 or stop < 0:
+                    raise InputError(f"layer range {text!r} goes outside the model: {valid}")
+                layers = list(range(start, stop, step or 1))
+            else:
+                layers = [int(p) for p in text.split(",") if p.strip()]
+        except ValueError:
+            raise InputError(f"cannot read layers {text!r}: write START:STOP[:STEP] (e.g. 0:30:2), a number, "
+                             "or numbers separated by commas") from None
+    elif isinstance(layers, int):
+        layers = [layers]
+    layers = [int(layer) for layer in layers]
+    if not layers:
+        raise InputError(f"no layers selected; {valid}")
+    bad = [layer for layer in layers if not 0 <= layer < n_layers]
+    if bad:
+        raise InputError(f"layer{'s' if len(bad) > 1 else ''} {bad} outside the model: {valid}")
+    return list(dict.fromkeys(layers))
+
+
+# ------------------------------------------------------------------------------ the plan
+@dataclass
+class _Task:
+    """One task's encoded pairs: train/test for the task labels and for the control labels."""
+
+    name: str
+    spans: list[int]
+    train: Any  # PairData
+    test: Any
+    control_train: Any
+    control_test: Any
+    digest: str
+    clean: dict = field(default_factory=dict)  # control flag -> [n, 2] base log-probs
+
+
+def _load_tasks(suite: Any, tasks: Sequence[str] | None, seed: int, n_train: int, n_test: int) -> dict:
+    from interp.suites import causalgym
+
+    if isinstance(suite, dict):
+        chosen = dict(suite) if tasks is None else {t: suite[t] for t in tasks if t in suite}
+        missing = [] if tasks is None else [t for t in tasks if t not in suite]
+        if missing:
+            raise SuiteError(f"no task {missing}; the tasks are: {', '.join(suite)}")
+        return chosen
+    if isinstance(suite, (str, Path)):
+        return causalgym.load_templates(suite, seed=seed, sizes=(n_train, 0, n_test),
+                                        tasks=list(tasks) if tasks is not None else None)
+    raise InputError(f"suite must be a template file, folder, builtin:NAME or a dict of TaskSplits; got "
+                     f"{type(suite).__name__}")
+
+
+def _encode(hm, splits, positions: Sequence[int] | None, control_labels: tuple[str, str] | None) -> _Task:
+    from interp.methods import PairData
+
+    name = splits.task
+    if not splits.train or not splits.test:
+        raise SuiteError(f"task {name!r} has {len(splits.train)} training and {len(splits.test)} test pairs; it "
+                         "needs both")
+    control = splits.control(control_labels) if control_labels else None
+    jobs = [("train", splits, "train"), ("test", splits, "test")]
+    if control is not None:
+        jobs += [("control_train", control, "train"), ("control_test", control, "test")]
+    encoded = {}
+    for key, source, split in jobs:
+        try:
+            encoded[key] = source.encode(hm.tokenizer, split)
+        except InputError as error:
+            kind = "control " if source is control else ""
+            raise InputError(f"{error} (in the {kind}{split} split)") from None
+    common = set(encoded["train"][0].sites)
+    for pairs in encoded.values():
+        for pair in pairs:
+            common &= set(pair.sites)
+    spans = sorted(common)
+    if positions is not None:
+        wanted = [int(p) for p in positions]
+        missing = [p for p in wanted if p not in common]
+        if missing:
+            raise InputError(f"task {name!r}: span{'s' if len(missing) > 1 else ''} {missing} not usable in every "
+                             f"pair; usable spans: {spans}")
+        spans = wanted
+    if not spans:
+        raise SuiteError(f"task {name!r}: its pairs share no usable span (position) to intervene on")
+    pad = getattr(hm.tokenizer, "pad_token_id", None) or 0
+    data = {key: PairData.from_encoded(pairs, spans, pad_id=pad) for key, pairs in encoded.items()}
+    frames = splits.to_frame().to_csv(index=False)
+    digest = hashlib.sha256(f"{spans}\n{frames}".encode()).hexdigest()[:16]
+    return _Task(name, spans, data["train"], data["test"], data.get("control_train"), data.get("control_test"),
+                 digest)
+
+
+def _check_site(hm, site: str, methods: list[str]) -> None:
+    try:
+        hm.binding(site)
+    except SiteError as error:
+        raise InputError(f"site {site!r}: {error}") from None
+    if "das" in methods:
+        from interp.methods.das import _width
+
+        _width(hm, site)
+
+
+def _suite_name(suite: Any) -> str:
+    if isinstance(suite, (str, Path)):
+        text = str(suite)
+        return text if text.startswith("builtin:") else Path(text).stem
+    return "custom"
+
+
+# ------------------------------------------------------------------------------ directions on disk
+def save_directions(path: str | Path, bases: Tensor, site: str, spans: Sequence[int], **meta: Any) -> Path:
+    """Write ``bases [P, d, k]`` (one orthonormal basis per span) atomically as safetensors."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        metadata = {"site": site, **{k: json.dumps(v) for k, v in meta.items()}}
+        save_file({"bases": bases.detach().float().contiguous().cpu(), "spans": torch.tensor(list(spans))},
+                  temporary, metadata=metadata)
+        with open(temporary, "rb") as file:
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_directions(path: str | Path) -> dict[int, Any]:
+    """``{span: Subspace}`` from a file written by :func:`save_directions` (no unpickling)."""
+    from safetensors import safe_open
+
+    from interp.interventions import Subspace
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such directions file")
+    with safe_open(str(path), framework="pt") as file:
+        site = file.metadata()["site"]
+        bases, spans = file.get_tensor("bases"), file.get_tensor("spans").tolist()
+    return {span: Subspace(site, bases[p]) for p, span in enumerate(spans)}
+
+
+# ------------------------------------------------------------------------------ the result
+@dataclass
+class CausalEfficacyResult:
+    """``results``: the tidy per-unit table; ``summary``: the published aggregation with CIs;
+    ``records``: per-unit per-example scores; ``out``: the output folder (or None)."""
+
+    results: pd.DataFrame
+    summary: pd.DataFrame
+    records: list[dict]
+    out: Path | None = None
+    paths: list[Path] = field(default_factory=list)
+    _bases: dict = field(default_factory=dict, repr=False)
+
+    def subspaces(self, task: str, method: str, layer: int, control: bool = False) -> list[Any]:
+        """The unit's directions as :class:`~interp.interventions.Subspace` objects, one per span."""
+        from interp.interventions import Subspace
+
+        for record in self.records:
+            if (record["task"], record["method"], record["layer"], record["control"]) == (task, method, layer,
+                                                                                          control):
+                if method == "vanilla":
+                    raise InputError("vanilla patching has no direction (it replaces the whole vector)")
+                if record["key"] in self._bases:
+                    return [Subspace(record["site"], b) for b in self._bases[record["key"]]]
+                if self.out is not None and record.get("directions"):
+                    return list(load_directions(self.out / record["directions"]).values())
+        raise InputError(f"no unit {task}/{method}/layer {layer}{'/control' if control else ''} in this result")
+
+    def table(self, metric: str = "odds_ratio", control: bool = False) -> pd.DataFrame:
+        """``layer × position`` means of ``metric`` per task and method (a quick look)."""
+        rows = self.results[(self.results.metric == metric) & (self.results.control == control)]
+        return rows.pivot_table(index=["task", "method", "layer"], columns="position", values="value")
+
+
+def _unit_rows(record: dict, control_record: dict | None, model: str, suite: str) -> list[dict]:
+    odds = torch.tensor(record["odds_ratio"], dtype=torch.float64)
+    iia = torch.tensor(record["iia"], dtype=torch.float64)
+    behaviour = float(torch.tensor(record["behaviour"], dtype=torch.float64).mean())
+    n = odds.shape[1]
+    rows = []
+    for p, span in enumerate(record["positions"]):
+        common = {"model": model, "suite": suite, "task": record["task"], "method": record["method"],
+                  "layer": record["layer"], "site": record["site"], "position": span, "control": record["control"],
+                  "n": n}
+        values = {"odds_ratio": float(odds[p].mean()), "iia": float(iia[p].mean()), "behaviour": behaviour}
+        if control_record is not None:
+            values["selectivity"] = values["odds_ratio"] - float(torch.tensor(control_record["odds_ratio"][p]).double()
+                                                                  .mean())
+            values["selectivity_iia"] = values["iia"] - float(torch.tensor(control_record["iia"][p]).double().mean())
+        rows.extend({**common, "metric": metric, "value": value} for metric, value in values.items())
+    return rows
+
+
+def results_table(records: list[dict], model: str, suite: str) -> pd.DataFrame:
+    """The tidy table of unit records (selectivity where the matching control unit is present)."""
+    by_key = {(r["task"], r["method"], r["layer"], r["control"]): r for r in records}
+    rows = []
+    for record in records:
+        partner = None if record["control"] else by_key.get((record["task"], record["method"], record["layer"], True))
+        rows.extend(_unit_rows(record, partner, model, suite))
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+# ------------------------------------------------------------------------------ the sweep
+def _directions(hm, method: str, task: _Task, data, site: str, layer: int, seed: int, das: dict,
+                activations_of: Callable[[], tuple[Tensor, Tensor]]) -> Tensor | None:
+    """``[P, d, k]`` bases of ``method`` for every span (None: vanilla)."""
+    from interp.methods import find_direction, random_direction, train_das
+
+    if method == "vanilla":
+        return None
+    if method == "das":
+        result = train_das(hm, data, site, rank=das["rank"], steps=das["steps"], batch_size=das["batch_size"],
+                           lr=das["lr"], warmup=das["warmup"], seed=seed)
+        return result.bases.detach().float()
+    if method == "random":
+        from interp.interventions.base import site_shape
+
+        width = site_shape(hm, site)[-1]
+        return torch.stack([random_direction(width, zlib.crc32(f"{seed}:{task.name}:{layer}:{span}".encode()))
+                            for span in task.spans])[..., None]
+    base, source = activations_of()
+    return torch.stack([find_direction(method, base[:, p], source[:, p], data.base_types, data.source_types,
+                                       seed=seed) for p in range(len(task.spans))])[..., None]
+
+
+def causal_efficacy(hm, suite: Any, methods: str | Sequence[str] | None = None, layers: Any = None,
+                    positions: Sequence[int] | str | None = None, *, tasks: Sequence[str] | None = None,
+                    control: bool = True, control_labels: Sequence[str] = CONTROL_LABELS,
+                    site_kind: str = "resid_post", seed: int = 0,
+                    out: str | Path | None = None, n_train: int = 400, n_test: int = 100, das_steps: int = 100,
+                    das_batch_size: int = 4, das_lr: float = 5e-3, das_warmup: float = 0.1, das_rank: int = 1,
+                    n_boot: int = 1000, max_rows: int = 256, progress: bool = False,
+                    on_unit: Callable[[dict], None] | None = None, command: list[str] | None = None,
+                    suite_name: str | None = None) -> CausalEfficacyResult:
+    """Run the CausalGym protocol on ``hm``: every task × layer × method (× control), all spans.
+
+    ``suite``: a CausalGym template file or folder, ``builtin:NAME``, or a dict of
+    :class:`~interp.suites.causalgym.TaskSplits` (then ``n_train``/``n_test`` are ignored).
+    ``methods``: names from :data:`interp.methods.METHODS` (default: all eight). ``layers``: see
+    :func:`parse_layers` (default: all). ``positions``: span indices (default ``None``/``"all"``:
+    every span usable in all pairs). Sites are ``f"{site_kind}.{layer}"``. ``seed`` fixes the
+    sampling of pairs, DAS initialisation and order, and the random directions. ``control_labels``:
+    the control task's labels for the two types (CausalGym's `` dog`` / `` give``).
+
+    Everything is validated (methods, layers, sites, tasks, single-token labels, also the control
+    labels) before the first forward pass. ``on_unit(record)`` is called after each newly finished unit.
+    """
+    from interp.methods import activations, base_logprobs, score
+
+    methods = parse_methods(methods)
+    layer_list = parse_layers(layers, hm.n_layers)
+    if site_kind not in SITE_KINDS:
+        raise InputError(f"site_kind must be one of {', '.join(SITE_KINDS)}, not {site_kind!r}")
+    if positions == "all":
+        positions = None
+    if n_train < 2 or n_test < 1:
+        raise InputError(f"need at least 2 training and 1 test pair per task (got n_train={n_train}, "
+                         f"n_test={n_test})")
+    for layer in layer_list:
+        _check_site(hm, f"{site_kind}.{layer}", methods)
+    splits = _load_tasks(suite, tasks, seed, n_train, n_test)
+    if not splits:
+        raise SuiteError(f"{_suite_name(suite)}: the suite has no tasks")
+    control_labels = tuple(control_labels) if control else None
+    if control_labels is not None and len(control_labels) != 2:
+        raise InputError(f"control_labels must be two labels, one per type; got {control_labels!r}")
+    plan = [_encode(hm, s, positions, control_labels) for s in splits.values()]
+    model = str(getattr(hm, "name", type(hm).__name__))
+    suite_name = suite_name or _suite_name(suite)
+    das = {"steps": das_steps, "batch_size": das_batch_size, "lr": das_lr, "warmup": das_warmup, "rank": das_rank}
+    settings = {"model": model, "revision": getattr(hm, "revision", None), "suite": suite_name, "seed": seed,
+                "site_kind": site_kind, "n_train": n_train, "n_test": n_test,
+                "control_labels": list(control_labels) if control_labels else None,
+                "das": das if "das" in methods else None}
+    out = Path(out) if out is not None else None
+    log = UnitLog(out, {k: v for k, v in settings.items() if k != "das"}) if out is not None else None
+
+    sides = [False, True] if control else [False]
+    total = len(plan) * len(layer_list) * len(methods) * len(sides)
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, disable=not progress, desc="causal efficacy", unit="unit", file=sys.stderr)
+    records, bases_in_memory = [], {}
+    try:
+        for task in plan:
+            for layer in layer_list:
+                site = f"{site_kind}.{layer}"
+                cache: dict[str, Any] = {}
+
+                def activations_of(task=task, site=site, cache=cache):
+                    if "acts" not in cache:
+                        cache["acts"] = activations(hm, task.train, site)
+                    return cache["acts"]
+
+                for method in methods:
+                    for is_control in sides:
+                        key = f"{task.name}/{site}/{method}/{'control' if is_control else 'task'}"
+                        bar.set_postfix_str(key, refresh=False)
+                        if log is not None and log.done(key):
+                            record = log.read(key)
+                            if record.get("task_digest") != task.digest or (method == "das" and record.get(
+                                    "das") != das):
+                                raise InputError(f"{out}: unit {key} was computed from other pairs or DAS "
+                                                 "settings; use a new --out folder")
+                            records.append(record)
+                            bar.update()
+                            continue
+                        started = time.perf_counter()
+                        train = task.control_train if is_control else task.train
+                        test = task.control_test if is_control else task.test
+                        if method != "das" and method in cache:
+                            bases = cache[method]  # the direction methods see the same activations either way
+                        else:
+                            bases = _directions(hm, method, task, train, site, layer, seed, das, activations_of)
+                            if method != "das":
+                                cache[method] = bases
+                        if is_control not in task.clean:
+                            task.clean[is_control] = base_logprobs(hm, test)
+                        scores = score(hm, test, site, [None] * len(task.spans) if bases is None else list(bases),
+                                       max_rows=max_rows, clean=task.clean[is_control])
+                        record = {"task": task.name, "method": method, "layer": layer, "site": site,
+                                  "control": is_control, "positions": list(task.spans),
+                                  "odds_ratio": scores.odds_ratio.double().tolist(),
+                                  "iia": scores.iia.int().tolist(), "behaviour": scores.behaviour.int().tolist(),
+                                  "task_digest": task.digest, "das": das if method == "das" else None,
+                                  "directions": None}
+                        if bases is not None:
+                            bases_in_memory[key] = bases
+                            if out is not None:
+                                side = "-control" if is_control else ""
+                                relative = Path("directions") / task.name / f"{method}{side}" / f"{site}.safetensors"
+                                save_directions(out / relative, bases, site, task.spans, task=task.name,
+                                                method=method, layer=layer, control=is_control)
+                                record["directions"] = relative.as_posix()
+                        record["seconds"] = round(time.perf_counter() - started, 3)
+                        if log is not None:
+                            log.write(key, record)
+                        record = {"key": key, **record}
+                        records.append(record)
+                        bar.update()
+                        if on_unit is not None:
+                            on_unit(record)
+    finally:
+        bar.close()
+
+    results = results_table(records, model, suite_name)
+    summary = summarize(records, model=model, suite=suite_name, n_boot=n_boot, seed=seed)
+    result = CausalEfficacyResult(results, summary, records, out, [], bases_in_memory)
+    if out is not None:
+        from interp.eval.output import run_metadata
+
+        meta = run_metadata(hm, seed=seed, command=command, evaluator="causalgym", suite=suite_name,
+                            suite_hash=hashlib.sha256("".join(t.digest for t in plan).encode()).hexdigest()[:16],
+                            tasks=[t.name for t in plan], spans={t.name: t.spans for t in plan}, methods=methods,
+                            layers=layer_list, site_kind=site_kind, control=control, n_train=n_train,
+                            n_test=n_test, das=das if "das" in methods else None, n_boot=n_boot)
+        result.paths = write_run(out, results, summary, meta)
+    return result
+
+
+def write_run(out: Path, results: pd.DataFrame, summary: pd.DataFrame, meta: dict) -> list[Path]:
+    from interp.eval.output import write_run as write
+
+    return write(out, results, summary, meta)
+
+
+__all__ = ["CausalEfficacyResult", "causal_efficacy", "load_directions", "parse_layers", "parse_methods",
+           "results_table", "save_directions"]
