@@ -21,6 +21,7 @@ _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#
             "#bcbd22", "#e377c2")
 METRIC_LABELS = {"odds_ratio": "log odds-ratio", "iia": "interchange-intervention accuracy",
                  "behaviour": "behavioural accuracy", "selectivity": "selectivity (task − control)",
+                 "selectivity_iia": "IIA selectivity (task − control)",
                  "control_odds_ratio": "control log odds-ratio", "control_iia": "control IIA"}
 
 
@@ -118,3 +119,8 @@ def only_one(rows: pd.DataFrame, column: str, value: object, what: str) -> pd.Da
         values = ", ".join(map(str, pd.unique(rows[column])))
         raise InputError(f"{what}: the table holds several {column}s ({values}); pass {column}=... to choose one")
     return rows
+
+
+def signed_metric(metric: str) -> bool:
+    """Metrics centred on 0 (diverging colours, a zero line): log odds-ratios and selectivities."""
+    return metric.endswith("odds_ratio") or metric.startswith("selectivity")

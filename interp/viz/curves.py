@@ -27,6 +27,7 @@ from interp.viz._table import (
     pick,
     require,
     select_metric,
+    signed_metric,
 )
 
 _DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
@@ -78,6 +79,6 @@ def layer_curves(table: pd.DataFrame, task: str | None = None, metric: str = "od
     fig.update_layout(title=f"{metric_label(metric)} per layer (best position; {scope})",
                       xaxis={"title": "layer"}, yaxis={"title": metric_label(metric)},
                       template="plotly_white", legend={"title": {"text": "method"}})
-    if metric.endswith("odds_ratio") or metric == "selectivity":
+    if signed_metric(metric):
         fig.add_hline(y=0, line={"color": "#999", "width": 1})
     return fig

@@ -18,7 +18,16 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from interp.viz._table import metric_label, only_one, pick, position_order, require, select_metric, unit_means
+from interp.viz._table import (
+    metric_label,
+    only_one,
+    pick,
+    position_order,
+    require,
+    select_metric,
+    signed_metric,
+    unit_means,
+)
 
 
 def heatmap_matrix(table: pd.DataFrame, method: str, task: str | None = None, metric: str = "odds_ratio",
@@ -47,7 +56,7 @@ def layer_position_heatmap(table: pd.DataFrame, method: str, task: str | None = 
     matrix = heatmap_matrix(table, method, task, metric, model)
     z = matrix.to_numpy(dtype=float)
     finite = z[np.isfinite(z)]
-    diverging = metric.endswith("odds_ratio") or metric == "selectivity" or (finite.size and finite.min() < 0)
+    diverging = signed_metric(metric) or (finite.size and finite.min() < 0)
     if diverging and zmin is None and zmax is None:
         bound = float(np.abs(finite).max()) if finite.size else 1.0
         zmin, zmax = -bound or -1.0, bound or 1.0

@@ -22,7 +22,15 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from interp.errors import InputError
-from interp.viz._table import layer_scores, method_color, method_order, metric_label, require, select_metric
+from interp.viz._table import (
+    layer_scores,
+    method_color,
+    method_order,
+    metric_label,
+    require,
+    select_metric,
+    signed_metric,
+)
 
 #: Task labels an evaluator may use for its across-task aggregate row.
 AGGREGATE_TASKS = ("all", "mean", "*", "overall")
@@ -89,6 +97,6 @@ def method_summary(summary_table_or_table: pd.DataFrame, metric: str = "odds_rat
     fig.update_layout(title=title or f"{metric_label(metric)} per method", barmode="group",
                       yaxis={"title": metric_label(metric)}, xaxis={"title": "" if grouped else "method"},
                       template="plotly_white")
-    if metric.endswith("odds_ratio") or metric == "selectivity":
+    if signed_metric(metric):
         fig.add_hline(y=0, line={"color": "#999", "width": 1})
     return fig

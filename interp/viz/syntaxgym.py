@@ -27,7 +27,7 @@ def wilson_interval(accuracy: np.ndarray, n: np.ndarray, z: float = 1.959964) ->
     with np.errstate(divide="ignore", invalid="ignore"):
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
+    return np.minimum(centre - half, p), np.maximum(centre + half, p)  # contains p despite rounding
 
 
 def syntaxgym_accuracy(summary: pd.DataFrame, *, predictions: bool = True) -> go.Figure:

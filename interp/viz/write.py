@@ -4,8 +4,8 @@
 >>> from interp.viz import write_figures
 >>> table = pd.DataFrame({"method": "das", "task": "agr", "layer": [0, 0, 1, 1],
 ...                       "position": [0, 1, 0, 1], "metric": "odds_ratio", "value": [0.1, 2.0, 0.3, 1.5]})
->>> paths = write_figures(table, tempfile.mkdtemp())
->>> [p.name for p in paths]
+>>> with tempfile.TemporaryDirectory() as out:
+...     print([p.name for p in write_figures(table, out)])     # out/figures/*.html
 ['heatmaps.html', 'layer_curves.html', 'method_summary.html']
 
 Each file holds one copy of plotly.js (about 5 MB) and one or more figures, and appears whole
@@ -27,13 +27,13 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from interp.eval.output import atomic_write_text
-from interp.viz._table import method_order, metric_label, require
+from interp.viz._table import method_order, metric_label, require, select_metric, signed_metric
 from interp.viz.curves import layer_curves
 from interp.viz.heatmap import layer_position_heatmap
 from interp.viz.summary import method_summary
 
 #: Metrics drawn by :func:`write_figures` when present, in this order (the first also gets heat-maps).
-DEFAULT_METRICS = ("odds_ratio", "iia", "selectivity", "control_odds_ratio", "behaviour")
+DEFAULT_METRICS = ("odds_ratio", "iia", "selectivity", "selectivity_iia")
 
 
 def html_page(figures: go.Figure | Sequence[go.Figure], title: str = "interp") -> str:
@@ -78,10 +78,9 @@ def write_figures(table: pd.DataFrame, out_dir: str | Path, *, summary: pd.DataF
     models = list(pd.unique(table.model)) if "model" in table.columns else [None]
 
     heatmaps, curves, bars = [], [], []
-    rows = table[table.metric == first] if first in set(table.metric) else table
-    values = pd.to_numeric(rows.value, errors="coerce")
+    values = select_metric(table, first, "write_figures").value
     bound = float(values.abs().max()) if values.notna().any() else 1.0
-    signed = first.endswith("odds_ratio") or first == "selectivity" or bool((values < 0).any())
+    signed = signed_metric(first) or bool((values < 0).any())
     zmin, zmax = (-bound, bound) if signed else (float(values.min()), float(values.max()))
     for model in models:
         for task in tasks:
