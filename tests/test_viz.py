@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import os
 
 import numpy as np
 import pandas as pd
@@ -159,10 +160,13 @@ def test_write_figures_offline_html_atomic(tmp_path):
     csv = tmp_path / "results.csv"
     table.to_csv(csv, index=False)                           # as `interp report DIR` would read it back
     paths = write_figures(pd.read_csv(csv), tmp_path, summary=summary_table())
+    umask = os.umask(0)
+    os.umask(umask)
     assert [p.name for p in paths] == ["heatmaps.html", "layer_curves.html", "method_summary.html"]
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(p.name for p in paths)  # no temp files
     for path in paths:
         assert path.parent == tmp_path / "figures"
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask   # not the temporary file's 0600
         text = path.read_text(encoding="utf-8")
         assert "plotly.js v" in text and 'class="plotly-graph-div"' in text   # the library is inline
         assert "<script src=" not in text and 'src="https://cdn.plot.ly' not in text
