@@ -42,3 +42,19 @@ def builtin_syntaxgym_path(name: str) -> Path:
 
 def builtin_templates_path(name: str) -> Path:
     return builtin_path("templates", name)
+
+
+def resolve_suite_path(path: str | Path, kind: str) -> Path:
+    """A user's suite argument as a path: ``builtin:NAME`` (a built-in of ``kind``) or a file/folder.
+
+    >>> resolve_suite_path("builtin:number_pp", "syntaxgym").name
+    'number_pp.json'
+    """
+    text = str(path)
+    if text.startswith("builtin:"):
+        return builtin_path(kind, text[len("builtin:"):])
+    resolved = Path(path).expanduser()
+    if not resolved.exists():
+        raise SuiteError(f"{text}: no such file or folder")
+    return resolved
+

@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 from interp.errors import SuiteError
+from interp.suites.builtins import resolve_suite_path
 from interp.suites.pairs import CONTROL_LABELS, EncodedPair, Pair, pairs_frame
 from interp.suites.templates import TaskTemplate
 
@@ -77,7 +78,7 @@ class TaskSplits:
 # ------------------------------------------------------------------------------ templates
 def read_templates(path: str | Path) -> dict[str, TaskTemplate]:
     """The validated task templates of a file, a folder of files, or ``builtin:NAME``."""
-    resolved = _resolve(path)
+    resolved = resolve_suite_path(path, "templates")
     files = sorted(resolved.glob("*.json")) if resolved.is_dir() else [resolved]
     tasks: dict[str, TaskTemplate] = {}
     for file in files:
@@ -194,18 +195,6 @@ def _read_rows(path: Path) -> list:
         raise SuiteError(f"{path}: CausalGym rows must be a JSON list of objects, not {type(data).__name__}")
     return data
 
-
-# ------------------------------------------------------------------------------ files
-def _resolve(path: str | Path) -> Path:
-    text = str(path)
-    if text.startswith("builtin:"):
-        from interp.suites.builtins import builtin_templates_path
-
-        return builtin_templates_path(text[len("builtin:"):])
-    resolved = Path(path).expanduser()
-    if not resolved.exists():
-        raise SuiteError(f"{text}: no such file or folder")
-    return resolved
 
 
 def _read_text(path: Path) -> str:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from interp.errors import SuiteError
 from interp.suites.alignment import regions_to_spans
+from interp.suites.builtins import resolve_suite_path
 from interp.suites.formula import Formula, FormulaError, parse_formula
 
 METRICS = ("sum", "mean", "median", "max", "min", "range")
@@ -98,7 +99,7 @@ class Suite:
 # ------------------------------------------------------------------------------ loading
 def load(path: str | Path) -> Suite | list[Suite]:
     """A suite from a ``.json`` file or ``builtin:NAME``; a folder (or ``builtin:``) gives a list."""
-    resolved = _resolve(path)
+    resolved = resolve_suite_path(path, "syntaxgym")
     if resolved.is_dir():
         return [load_file(file) for file in sorted(resolved.glob("*.json"))]
     return load_file(resolved)
@@ -110,16 +111,6 @@ def load_all(path: str | Path) -> list[Suite]:
     return loaded if isinstance(loaded, list) else [loaded]
 
 
-def _resolve(path: str | Path) -> Path:
-    text = str(path)
-    if text.startswith("builtin:"):
-        from interp.suites.builtins import builtin_syntaxgym_path
-
-        return builtin_syntaxgym_path(text[len("builtin:"):])
-    resolved = Path(path).expanduser()
-    if not resolved.exists():
-        raise SuiteError(f"{text}: no such file or folder")
-    return resolved
 
 
 def load_file(path: str | Path) -> Suite:
