@@ -19,7 +19,6 @@ or not at all (written to a temporary file beside it, then renamed). For any oth
 from __future__ import annotations
 
 import html
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -50,16 +49,7 @@ def html_page(figures: go.Figure | Sequence[go.Figure], title: str = "interp") -
 def write_html(figures: Mapping[str, go.Figure | Sequence[go.Figure]], out_dir: str | Path) -> list[Path]:
     """Write ``out_dir/figures/<name>.html`` for each entry, atomically; returns the paths."""
     folder = Path(out_dir) / "figures"
-    return [_write(folder / f"{name}.html", html_page(figs, title=name)) for name, figs in figures.items()]
-
-
-def _write(path: Path, text: str) -> Path:
-    """Atomic write; the file gets the usual permissions (umask), not the temporary file's 0600."""
-    path = atomic_write_text(path, text)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
-    return path
+    return [atomic_write_text(folder / f"{name}.html", html_page(figs, title=name)) for name, figs in figures.items()]
 
 
 def _present(table: pd.DataFrame, metric: str) -> bool:
