@@ -93,21 +93,21 @@ def parse_layers(layers: Any, n_layers: int) -> list[int]:
     if isinstance(layers, str):
         text = layers.strip()
         try:
-            if ":" in text:
-                parts = [int(p) if p.strip() else None for p in text.split(":")]
-                if len(parts) > 3:
-                    raise ValueError
-                start, stop, step = (parts + [None, None])[:3]
-                start = 0 if start is None else start
-                stop = n_layers if stop is None else stop
-                if stop > n_layers or start < 0 or stop < 0:
-                    raise InputError(f"layer range {text!r} goes outside the model: {valid}")
-                layers = list(range(start, stop, step or 1))
-            else:
-                layers = [int(p) for p in text.split(",") if p.strip()]
+            parts = [int(p) if p.strip() else None for p in text.split(":" if ":" in text else ",")]
         except ValueError:
+            parts = []
+        if not parts or len(parts) > 3 and ":" in text or (":" not in text and None in parts):
             raise InputError(f"cannot read layers {text!r}: write START:STOP[:STEP] (e.g. 0:30:2), a number, "
-                             "or numbers separated by commas") from None
+                             "or numbers separated by commas")
+        if ":" in text:
+            start, stop, step = (parts + [None, None])[:3]
+            start = 0 if start is None else start
+            stop = n_layers if stop is None else stop
+            if stop > n_layers or start < 0 or stop < 0:
+                raise InputError(f"layer range {text!r} goes outside the model: {valid}")
+            layers = list(range(start, stop, step or 1))
+        else:
+            layers = parts
     elif isinstance(layers, int):
         layers = [layers]
     layers = [int(layer) for layer in layers]
