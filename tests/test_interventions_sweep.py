@@ -76,3 +76,29 @@ def test_attribution_patching_estimates_the_sweep(hm):
 def test_sweep_pairs_must_match(hm):
     with pytest.raises(interp.InputError, match="pair them"):
         patch_sweep(hm, BASE, SOURCE[:1])
+
+
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+@pytest.mark.parametrize("split", ["planned", "every cell"])
+def test_kv_reuse_sweep_equals_serial_loop(hm, padding_side, split, monkeypatch):
+    """Forwards that start at the patched layer and run only tokens from the patched position on,
+    the base's keys and values standing in for the tokens before it, give the serial loop's values."""
+    from interp.interventions import sweep
+
+    assert sweep._kv_capable(hm)
+    if split == "every cell":  # no overhead in the cost model: one forward per (layer, position)
+        monkeypatch.setattr(sweep, "_FORWARD", 0.0)
+        monkeypatch.setattr(sweep, "_LAYER", 0.0)
+    starts = []
+    suffix = sweep._suffix_forward
+    monkeypatch.setattr(sweep, "_suffix_forward", lambda *a: starts.append((a[3], a[4])) or suffix(*a))
+    base = hm.tokenize(BASE, padding_side=padding_side)
+    metric = logit_diff(hm)
+    positions = [0, 1, 2, -2, -1]
+    fast = patch_sweep(hm, base, SOURCE, positions=positions, metric=metric, max_rows=8)
+    slow = serial_patch_sweep(hm, base, SOURCE, positions=positions, metric=metric)
+    torch.testing.assert_close(fast.values, slow.values, atol=1e-5, rtol=0)
+    torch.testing.assert_close(fast.clean, slow.clean, atol=1e-5, rtol=0)
+    assert (fast.values - fast.clean).abs().max() > 1e-3
+    if split == "every cell":
+        assert any(start > 0 and first > 0 for start, first in starts)  # both savings at once
