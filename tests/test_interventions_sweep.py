@@ -97,8 +97,8 @@ def test_kv_reuse_sweep_equals_serial_loop(hm, padding_side, split, monkeypatch)
     positions = [0, 1, 2, -2, -1]
     fast = patch_sweep(hm, base, SOURCE, positions=positions, metric=metric, max_rows=8)
     slow = serial_patch_sweep(hm, base, SOURCE, positions=positions, metric=metric)
-    torch.testing.assert_close(fast.values, slow.values, atol=1e-5, rtol=0)
-    torch.testing.assert_close(fast.clean, slow.clean, atol=1e-5, rtol=0)
+    torch.testing.assert_close(fast.values, slow.values, atol=1e-6, rtol=0)  # float summation order only
+    torch.testing.assert_close(fast.clean, slow.clean, atol=1e-6, rtol=0)
     assert (fast.values - fast.clean).abs().max() > 1e-3
     if split == "every cell":
         assert any(start > 0 and first > 0 for start, first in starts)  # both savings at once
