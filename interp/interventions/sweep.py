@@ -111,14 +111,18 @@ def patch_sweep(
     unit_ex = torch.arange(n).repeat(len(layers) * n_pos)
     unit_p = base_idx[unit_ex, unit_j]
     if _kv_capable(hm):
-        clean_logits, resid, kv = _base_run_with_kv(hm, base_batch, resume)
-        forwards = _plan_forwards(unit_layer, unit_p, hm.n_layers, base_batch.width, max_rows)
+        clean_logits, resid, kv = _base_run_with_kv(hm, base_batch, resume, kind)
+        todo = _changed_rows(src.cache, resid, kind, unit_layer, unit_ex, unit_p, source_idx[unit_ex, unit_j])
+        forwards = _plan_forwards(unit_layer[todo], unit_p[todo], hm.n_layers, base_batch.width, max_rows)
+        forwards = [(start, todo[rows]) for start, rows in forwards]
     else:  # a model we cannot hand a KV cache: resume from the lowest layer over full sequences
         clean = hm.run(base_batch, cache=[f"resid_pre.{layer}" for layer in resume])
         clean_logits, resid, kv = clean.last_logits, clean.cache, None
         order = torch.arange(len(unit_layer))
         forwards = [(0, order[s:s + max_rows]) for s in range(0, len(order), max_rows)]
-    out = [None] * len(unit_layer)
+    clean_scored = metric(clean_logits)
+    # a row whose source value equals the base's, bit for bit (a shared prefix), is a no-op patch
+    out = [clean_scored[ex] for ex in unit_ex.tolist()]
     for start, rows in forwards:
         ex, j, layer = unit_ex[rows], unit_j[rows], unit_layer[rows]
         first = int(layer.min())
@@ -132,7 +136,7 @@ def patch_sweep(
         for i, r in enumerate(rows.tolist()):
             out[r] = scored[i]
     values = torch.stack(out).reshape(len(layers), n_pos, n, *out[0].shape)
-    return SweepResult(values, kind, layers, positions, metric(clean_logits))
+    return SweepResult(values, kind, layers, positions, clean_scored)
 
 
 def _kv_capable(hm) -> bool:
@@ -147,8 +151,19 @@ def _kv_capable(hm) -> bool:
     return all(name in params for name in ("past_key_values", "logits_to_keep", "position_ids"))
 
 
-def _base_run_with_kv(hm, batch: Batch, layers: list[int]):
-    """One base forward: last logits, ``resid_pre`` at ``layers`` and every layer's keys/values."""
+def _changed_rows(src_cache, base_cache, kind, unit_layer, unit_ex, unit_p, unit_q) -> Tensor:
+    """Rows whose source value differs from the base's own value at the patched slot."""
+    keep = torch.ones(len(unit_layer), dtype=torch.bool)
+    for lay in set(unit_layer.tolist()):
+        sel = (unit_layer == lay).nonzero().flatten()
+        src = src_cache[f"{kind}.{lay}"][unit_ex[sel], unit_q[sel]]
+        base = base_cache[f"{kind}.{lay}"][unit_ex[sel], unit_p[sel]]
+        keep[sel] = (src != base).flatten(1).any(1)
+    return keep.nonzero().flatten()
+
+
+def _base_run_with_kv(hm, batch: Batch, layers: list[int], kind: str = "resid_pre"):
+    """One base forward: last logits, ``resid_pre`` and ``kind`` at ``layers``, every layer's keys/values."""
     store: dict[str, Tensor] = {}
 
     def keep(name):
@@ -157,7 +172,8 @@ def _base_run_with_kv(hm, batch: Batch, layers: list[int]):
         return handler
 
     device = hm.device
-    with torch.no_grad(), hm.hooks({f"resid_pre.{layer}": keep(f"resid_pre.{layer}") for layer in layers}, batch=batch):
+    names = {f"{k}.{layer}" for layer in layers for k in ("resid_pre", kind)}
+    with torch.no_grad(), hm.hooks({name: keep(name) for name in names}, batch=batch):
         out = hm.model(**batch.model_kwargs(device), use_cache=True)
     cache = out.past_key_values
     kv = [(layer.keys, layer.values) for layer in cache.layers]
