@@ -21,7 +21,9 @@ How it avoids the one-forward-per-patch anti-pattern:
   earlier tokens, so the base run's keys and values (a ``DynamicCache``) stand in for them, and
   logits are computed at each row's last token only. Which rows share a forward (a rectangle of
   layers ≥ f × positions ≥ s) is chosen by a small cost model that weighs the fixed cost of
-  running a layer against the tokens it saves (see :func:`_plan_forwards`).
+  running a layer against the tokens it saves (see :func:`_plan_forwards`);
+- a row whose source value equals the base's own value bit for bit (tokens a minimal pair shares
+  up to and including the patched one) is a no-op patch: it gets the clean value, no forward.
 
 Values equal the serial loop's up to float summation order (keys/values of the prefix and the
 per-token matmuls come from differently shaped batches): within 1e-6 on the tiny test models,
