@@ -61,8 +61,9 @@ def _check_suite(args: argparse.Namespace) -> None:
             raise SuiteError(f"{args.suite}: no task {task!r}; the tasks are: {', '.join(templates)}")
 
 
-def print_summary(summary, file=sys.stdout) -> None:
+def print_summary(summary, file=None) -> None:
     """Method × metric table of the overall (``task == "all"``) rows: value [95 % CI]."""
+    file = file or sys.stdout  # looked up at call time (pytest and notebooks replace sys.stdout)
     rows = summary[summary.task == "all"]
     metrics = [m for m in ("odds_ratio", "iia", "selectivity", "behaviour") if m in set(rows.metric)]
     lines = []
