@@ -17,10 +17,15 @@ from interp.methods._common import as_matrix, binary_labels, unit
 
 def probe_direction(acts: Tensor, labels: Sequence | Tensor, seed: int = 0, *, C: float = 1.0,
                     max_iter: int = 1000) -> Tensor:
-    """``acts [n, d]``, ``labels [n]`` -> unit ``[d]``: the L2-regularised probe's ``coef_`` (points to type 1)."""
+    """``acts [n, d]``, ``labels [n]`` -> unit ``[d]``: the L2-regularised probe's ``coef_`` (points to type 1).
+
+    The activations are divided by their overall standard deviation first (one scalar, so the
+    direction is unchanged): residual streams have large norms, on which lbfgs converges badly.
+    """
     from sklearn.linear_model import LogisticRegression
 
     x = as_matrix(acts)
+    x = x / max(float(x.std()), 1e-12)
     y = binary_labels(labels, len(x))
     probe = LogisticRegression(C=C, max_iter=max_iter, random_state=seed)
     probe.fit(x, y)
