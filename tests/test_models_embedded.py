@@ -4,7 +4,6 @@ import pytest
 import torch
 
 import interp
-
 from interp.models import embedded as embedded_module
 from interp.suites_common import single_token_id
 

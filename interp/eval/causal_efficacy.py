@@ -43,9 +43,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
-import tempfile
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -211,23 +209,13 @@ def _suite_name(suite: Any) -> str:
 # ------------------------------------------------------------------------------ directions on disk
 def save_directions(path: str | Path, bases: Tensor, site: str, spans: Sequence[int], **meta: Any) -> Path:
     """Write ``bases [P, d, k]`` (one orthonormal basis per span) atomically as safetensors."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        metadata = {"site": site, **{k: json.dumps(v) for k, v in meta.items()}}
-        save_file({"bases": bases.detach().float().contiguous().cpu(), "spans": torch.tensor(list(spans))},
-                  temporary, metadata=metadata)
-        with open(temporary, "rb") as file:
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    from interp.eval.output import atomic_write_bytes
+
+    metadata = {"site": site, **{k: json.dumps(v) for k, v in meta.items()}}
+    tensors = {"bases": bases.detach().float().contiguous().cpu(), "spans": torch.tensor(list(spans))}
+    return atomic_write_bytes(path, save(tensors, metadata=metadata))
 
 
 def load_directions(path: str | Path) -> dict[int, Any]:
