@@ -241,21 +241,7 @@ class HookedModel:
         - ``grad``: build an autograd graph (for training interventions such as DAS).
         """
         batch = self._batch(inputs, padding_side)
-        cache_names = list(cache)
-        handlers: dict[Binding, list[Handler]] = {}
-        for intervention in interventions:
-            binding = self.binding(_site_of(intervention))
-            if not binding.writable:
-                raise SiteError(f"site {binding.name!r} is read-only: interventions cannot write to it")
-            bound = intervention.bind(self, batch) if hasattr(intervention, "bind") else intervention
-            handlers.setdefault(binding, []).append(bound)
-        store = ActivationCache()
-        store.batch = batch
-        for name in cache_names:
-            handlers.setdefault(self.binding(name), []).append(_cache_handler(store, name, cache_grad))
-        for binding in list(handlers):
-            for needed in binding.needs:
-                handlers.setdefault(self.binding(needed), [])
+        handlers, store = self.handler_table(batch, interventions, cache, cache_grad=cache_grad)
         stop = self._stop_binding(stop_at, logits, handlers)
         needs_eager = any(b.name.startswith("pattern.") for b in handlers)
         with ExitStack() as stack:
@@ -270,6 +256,30 @@ class HookedModel:
             except StopForward:
                 return RunOutput(None, store, batch, stopped_at=stop.name)
         return RunOutput(_logits_of(output), store, batch)
+
+    def handler_table(self, batch: Batch | None, interventions: Sequence[Any] = (), cache: Iterable[str] = (), *,
+                      cache_grad: bool = False) -> tuple[dict[Binding, list[Handler]], ActivationCache]:
+        """Bind ``interventions`` to ``batch`` (every check runs here) and add cache handlers.
+
+        Returns ``({binding: [handler, ...]}, cache)``: what :meth:`run` attaches as hooks, and
+        what another executor (e.g. an nnsight trace, :mod:`interp.graph.adapters.nnsight_trace`)
+        can call at the same sites; the cache fills as the handlers run.
+        """
+        handlers: dict[Binding, list[Handler]] = {}
+        for intervention in interventions:
+            binding = self.binding(_site_of(intervention))
+            if not binding.writable:
+                raise SiteError(f"site {binding.name!r} is read-only: interventions cannot write to it")
+            bound = intervention.bind(self, batch) if hasattr(intervention, "bind") else intervention
+            handlers.setdefault(binding, []).append(bound)
+        store = ActivationCache()
+        store.batch = batch
+        for name in cache:
+            handlers.setdefault(self.binding(name), []).append(_cache_handler(store, name, cache_grad))
+        for binding in list(handlers):
+            for needed in binding.needs:
+                handlers.setdefault(self.binding(needed), [])
+        return handlers, store
 
     def generate(self, prompts: Inputs, *, interventions: Sequence[Any] = (), max_new_tokens: int = 20,
                  where: str = "prompt", **generate_kwargs):
