@@ -126,7 +126,8 @@ class HookedModel:
 
     @property
     def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+        """Where inputs go: the input embedding's device (with ``device_map``, layers may live elsewhere)."""
+        return input_device(self.model)
 
     @property
     def dtype(self) -> torch.dtype:
@@ -409,13 +410,26 @@ def _is_hf(model: nn.Module) -> bool:
     return isinstance(model, PreTrainedModel)
 
 
+def input_device(model: nn.Module) -> torch.device:
+    """The device a model's token ids must be on: its input embedding's, also when a
+    ``device_map`` spread the layers over devices (or offloaded them, leaving ``meta`` weights)."""
+    embeddings = getattr(model, "get_input_embeddings", lambda: None)()
+    weight = getattr(embeddings, "weight", None)
+    if isinstance(weight, Tensor) and weight.device.type != "meta":
+        return weight.device
+    for parameter in model.parameters():
+        if parameter.device.type != "meta":
+            return parameter.device
+    return torch.device("cpu")  # every weight offloaded: accelerate moves them to the inputs' device
+
+
 def _call_hf(model: nn.Module, batch: Batch) -> Any:
-    return model(**batch.model_kwargs(next(model.parameters()).device), use_cache=False)
+    return model(**batch.model_kwargs(input_device(model)), use_cache=False)
 
 
 def _call_module(model: nn.Module, inputs: Any) -> Any:
     if isinstance(inputs, Batch):
-        return model(inputs.input_ids.to(next(model.parameters()).device))
+        return model(inputs.input_ids.to(input_device(model)))
     if isinstance(inputs, tuple):
         return model(*inputs)
     if isinstance(inputs, dict):

@@ -34,7 +34,7 @@ import torch
 from interp.errors import InputError
 from interp.graph.adapters.nnsight import is_nnsight, underlying_module
 from interp.graph.bindings import Binding
-from interp.graph.hooked_model import HookedModel, RunOutput
+from interp.graph.hooked_model import HookedModel, RunOutput, input_device
 from interp.graph.runner import Handler, _dispatch, _input_get, _input_set, _output_get, _output_set
 
 
@@ -84,7 +84,7 @@ def run_traced(lm: Any, inputs: Any, *, interventions: Sequence[Any] = (), cache
     handlers, store = hm.handler_table(batch, interventions, cache)
     groups = _groups(module, handlers)
     state: dict = {}
-    kwargs = batch.model_kwargs(next(module.parameters()).device)
+    kwargs = batch.model_kwargs(input_device(module))
     with torch.no_grad(), lm.trace(kwargs.pop("input_ids"), **kwargs, use_cache=False, remote=remote):
         for path, io, entries in groups:
             envoy = _envoy_at(lm, path)
