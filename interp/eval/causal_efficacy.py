@@ -266,6 +266,11 @@ class CausalEfficacyResult:
         rows = self.results[(self.results.metric == metric) & (self.results.control == control)]
         return rows.pivot_table(index=["task", "method", "layer"], columns="position", values="value")
 
+    def _repr_html_(self) -> str:
+        from interp.display import causal_efficacy_html
+
+        return causal_efficacy_html(self)
+
 
 def _unit_rows(record: dict, control_record: dict | None, model: str, suite: str) -> list[dict]:
     odds = torch.tensor(record["odds_ratio"], dtype=torch.float64)

@@ -57,6 +57,11 @@ class SyntaxGymResult:
 
         return write_run(out, self.regions, self.summary, meta, extra={"predictions": self.predictions})
 
+    def _repr_html_(self) -> str:
+        from interp.display import syntaxgym_html
+
+        return syntaxgym_html(self)
+
 
 def combine(values: list[float], metric: str) -> float:
     """Combine token surprisals into a region value (``sum``, ``mean``, ``median``, ``max``, ...)."""

@@ -72,6 +72,11 @@ class RunOutput:
         cached = {name: tuple(t.shape) for name, t in self.cache.items()}
         return f"RunOutput(logits={shape}, cache={cached})"
 
+    def _repr_html_(self) -> str:
+        from interp.display import run_output_html
+
+        return run_output_html(self)
+
 
 class HookedModel:
     """A model with canonical sites. Build it with :func:`interp.wrap` or :func:`interp.load`."""
@@ -153,12 +158,9 @@ class HookedModel:
         )
 
     def _repr_html_(self) -> str:
-        kinds = sorted({n.split(".")[0] for n in self._bindings}, key=self._kind_rank)
-        rows = "".join(f"<tr><td><code>{k}</code></td><td>{len(self.sites(k))}</td></tr>" for k in kinds)
-        return (
-            f"<b>HookedModel</b> <code>{self.name}</code> ({self.family})<br>"
-            f"<table><tr><th>site kind</th><th>count</th></tr>{rows}</table>"
-        )
+        from interp.display import hooked_model_html
+
+        return hooked_model_html(self)
 
     @staticmethod
     def _kind_rank(kind: str) -> int:

@@ -196,6 +196,11 @@ class Intervention(nn.Module):
                 parts.append(f"{name}={list(value.shape)}")
         return f"{type(self).__name__}({', '.join(parts)})"
 
+    def _repr_html_(self) -> str:
+        from interp.display import intervention_html
+
+        return intervention_html(self)
+
 
 def _heads_list(heads: Any) -> list[int] | None:
     if heads is None:
