@@ -16,6 +16,8 @@ import sys
 COMMAND_MODULES = [
     "interp.commands.causalgym",
     "interp.commands.demo",
+    "interp.commands.report",
+    "interp.commands.run",
     "interp.commands.sites",
     "interp.commands.suites",
     "interp.commands.syntaxgym",

@@ -11,6 +11,15 @@ and metric), ``summary.csv`` (the published aggregation with 95 % bootstrap CIs,
 ``meta.json``, ``units/`` (one file per finished unit: rerunning into the same folder resumes),
 ``directions/`` (safetensors, reloadable with :func:`interp.eval.load_directions`) and
 ``figures/*.html`` when :mod:`interp.viz` is available.
+
+    interp causalgym --model EleutherAI/pythia-70m --revisions step1000,step8000,step143000 ... --out runs/traj
+
+``--revisions`` runs the same protocol on each training checkpoint (loaded with
+``interp.load(model, revision=...)``, from the local Hugging Face cache when offline), as the
+experiment :func:`revisions_spec` describes: ``DIR/runs/causalgym__MODEL__REVISION__seedN/`` per
+checkpoint, combined ``results.csv``/``summary.csv`` with a ``revision`` column,
+``figures/trajectory.html`` (each metric against the training step, one line per method), and
+``DIR/experiment.toml`` — the command line as a spec that ``interp run`` reruns.
 """
 
 from __future__ import annotations
@@ -44,6 +53,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--das-lr", type=float, default=5e-3)
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")
     parser.add_argument("--no-figures", dest="figures", action="store_false")
+    parser.add_argument("--revisions", default=None,
+                        help="comma-separated checkpoints (e.g. step1000,step2000): the protocol once per revision, "
+                             "a revision column and a trajectory figure")
     add_model_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -88,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
     args.task_list = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     methods = parse_methods(args.methods)  # bad input fails before the model loads
     _check_suite(args)
+    if args.revisions is not None:
+        return _run_revisions(args, methods)
     positions = None if args.positions in ("all", "") else [int(p) for p in args.positions.split(",")]
     hm = load_model(args)
     result = causal_efficacy(
@@ -109,6 +123,47 @@ def run(args: argparse.Namespace) -> int:
           f"summary = mean over test pairs -> max over positions -> mean over layers -> mean over tasks")
     print_summary(result.summary)
     print(f"\nwrote {out}/results.csv, summary.csv, meta.json, units/, directions/")
+    if figures:
+        print("figures: " + ", ".join(str(p) for p in figures))
+    return 0
+
+
+def revisions_spec(args: argparse.Namespace, methods: list[str]) -> dict:
+    """The experiment spec (:mod:`interp.eval.experiment`) that ``--revisions`` runs: one model, one seed."""
+    from interp.errors import InputError
+
+    if args.revision is not None:
+        raise InputError("give either --revision (one checkpoint) or --revisions (several), not both")
+    revisions = [r.strip() for r in args.revisions.split(",") if r.strip()]
+    if not revisions:
+        raise InputError("--revisions: give checkpoint names separated by commas, e.g. step1000,step2000")
+    positions = "all" if args.positions in ("all", "") else [int(p) for p in args.positions.split(",")]
+    evaluation = {"name": "causalgym", "evaluator": "causalgym", "suite": args.suite,
+                  "tasks": args.task_list or "all", "methods": methods, "layers": args.layers,
+                  "positions": positions, "site": args.site, "control": args.control, "n_train": args.n_train,
+                  "n_test": args.n_test, "n_boot": args.n_boot,
+                  "das": {"steps": args.das_steps, "batch_size": args.das_batch_size, "lr": args.das_lr}}
+    model = {"name": args.model, "revisions": revisions, "dtype": args.dtype, "device": args.device}
+    return {"out": str(args.out), "seeds": [args.seed], "figures": args.figures, "models": [model],
+            "evaluations": [evaluation]}
+
+
+def _run_revisions(args: argparse.Namespace, methods: list[str]) -> int:
+    """``--revisions``: the same protocol on every checkpoint, as an experiment (``interp run`` layout)."""
+    from interp.commands.run import print_experiment_summary
+    from interp.eval.experiment import Experiment
+    from interp.eval.experiment_run import run_experiment
+    from interp.eval.toml_text import dumps
+
+    data = revisions_spec(args, methods)
+    spec = Experiment.from_dict(data, where="interp causalgym", source=dumps(data))
+    result = run_experiment(spec, progress=True, command=list(sys.argv))
+    print(f"{args.model}: {len(spec.models[0].revisions)} revision(s); ran {len(result.ran)}, "
+          f"{len(result.skipped)} already finished")
+    print_experiment_summary(result.summary)
+    print(f"\nwrote {spec.out}/results.csv, summary.csv (with a revision column), meta.json, experiment.toml, "
+          "runs/ (one folder per revision)")
+    figures = [p for p in result.paths if p.suffix == ".html"]
     if figures:
         print("figures: " + ", ".join(str(p) for p in figures))
     return 0

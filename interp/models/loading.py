@@ -49,6 +49,9 @@ def load_model_and_tokenizer(name_or_path: str | None = None, *, dtype=torch.flo
     ``placement``: ``device_map`` / ``max_memory`` / ``offload_folder`` for ``from_pretrained``
     (local directories and hub ids load straight onto their devices; see :func:`place`)."""
     if name_or_path in DEFAULT_NAMES:
+        if revision is not None and revision != embedded_revision():
+            raise ModelLoadError(f"the embedded {EMBEDDED_NAME} has one revision ({embedded_revision()}), not "
+                                 f"{revision!r}; name a hub id (e.g. EleutherAI/pythia-70m) to load checkpoints")
         model, tokenizer = load_embedded(dtype=dtype)
         return model, tokenizer, embedded_revision()
     path = Path(str(name_or_path)).expanduser()
@@ -78,6 +81,11 @@ def load_model_and_tokenizer(name_or_path: str | None = None, *, dtype=torch.flo
             model, tokenizer = _from_pretrained(str(name_or_path), dtype=dtype, revision=revision, local_only=False,
                                                 placement=placement)
         except OSError as error:
+            if revision is not None:
+                raise ModelLoadError(
+                    f"revision {revision!r} of {name_or_path!r} is not in the local Hugging Face cache and could "
+                    f"not be fetched from the hub ({error.__class__.__name__}): check the name of the revision "
+                    "(a branch, tag or commit, e.g. 'step1000' for Pythia checkpoints)") from error
             raise ModelLoadError(
                 f"unknown model {name_or_path!r}: it is not a local path, not in the local Hugging Face cache, "
                 f"and could not be fetched from the hub ({error.__class__.__name__}). "

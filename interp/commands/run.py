@@ -1,0 +1,79 @@
+"""``interp run SPEC.toml``: run a whole experiment written down as a file (see :mod:`interp.eval.experiment`).
+
+    interp run experiments/agreement.toml                 # models × revisions × seeds × evaluations
+    interp run experiments/agreement.toml --dry-run       # the plan: which runs are done, which are to do
+    interp run experiments/agreement.toml --out runs/try  # the same spec into another folder
+
+Writes ``OUT/experiment.toml`` (the spec), ``results.csv`` and ``summary.csv`` (every run's tables
+with ``evaluation, evaluator, model, revision, seed`` columns first), ``meta.json``, ``figures/``
+and one folder per run under ``runs/``. Rerunning skips the finished runs and resumes the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("run", help="run an experiment spec (TOML): models x revisions x seeds x "
+                                               "evaluations")
+    parser.add_argument("spec", metavar="EXPERIMENT.toml", help="the experiment spec")
+    parser.add_argument("--out", default=None, help="output folder (default: the spec's out)")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and stop (loads no model)")
+    parser.add_argument("--no-figures", dest="figures", action="store_false")
+    parser.set_defaults(func=run)
+
+
+def print_plan(spec, file=None) -> None:
+    from interp.eval.experiment_run import is_finished
+
+    file = file or sys.stdout
+    runs = spec.runs()
+    done = [is_finished(spec.out, run) for run in runs]
+    print(f"{spec.out}: {len(runs)} run(s), {sum(done)} finished", file=file)
+    for run, finished in zip(runs, done):
+        print(f"  [{'x' if finished else ' '}] runs/{run.folder}", file=file)
+
+
+def print_experiment_summary(summary, file=None) -> None:
+    """One block per run: the CausalGym method table, or SyntaxGym accuracy per suite."""
+    from interp.commands.causalgym import print_summary
+
+    file = file or sys.stdout
+    if summary.empty:
+        print("(no finished runs yet)", file=file)
+        return
+    keys = ["evaluation", "model", "revision", "seed"]
+    for values, rows in summary.groupby(keys, sort=False, dropna=False):
+        label = ", ".join(f"{k} {v}" for k, v in zip(keys, values) if not (k == "seed" and str(v) == "<NA>"))
+        print(f"\n{label}", file=file)
+        if (rows.evaluator == "causalgym").all():
+            print_summary(rows, file=file)
+        else:
+            overall = rows[rows.prediction.astype(str) == "all"][["suite", "value", "n"]]
+            print(overall.rename(columns={"value": "accuracy"}).to_string(index=False,
+                                                                          float_format=lambda v: f"{v:.3f}"),
+                  file=file)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from interp.eval.experiment import Experiment
+    from interp.eval.experiment_run import run_experiment
+
+    spec = Experiment.from_toml(args.spec, out=args.out)  # every bad key or value fails here, before any load
+    if not args.figures:
+        spec = replace(spec, figures=False)
+    if args.dry_run:
+        print_plan(spec)
+        return 0
+    result = run_experiment(spec, progress=True, command=list(sys.argv))
+    print(f"{spec.out}: ran {len(result.ran)} run(s), {len(result.skipped)} already finished")
+    print_experiment_summary(result.summary)
+    print(f"\nwrote {spec.out}/results.csv, summary.csv, meta.json, experiment.toml, runs/")
+    figures = [p for p in result.paths if p.suffix == ".html"]
+    if figures:
+        print("figures: " + ", ".join(str(p) for p in figures))
+    return 0
