@@ -90,16 +90,20 @@ def intervention_html(intervention) -> str:
 
     from interp.interventions import positions as P
 
+    defaults = {"heads": "all", "source_positions": "same as positions", "source_site": "same as site"}
     rows: list[tuple[str, Any]] = []
     for name in intervention.fields:
         value = getattr(intervention, name)
-        if name.endswith("positions"):
+        if value is None and name in defaults:
+            value = defaults[name]
+        elif name.endswith("positions"):
             value = P.describe(value)
-        elif name == "heads" and value is None:
-            value = "all"
         elif isinstance(value, Tensor):
             value = f"tensor {_shape(value)}"
         rows.append((name, value))
+    source = getattr(intervention, "source", None)
+    if source is not None and "source" not in intervention.fields:
+        rows.append(("source", repr(source)))
     tensors = {**intervention._parameters, **intervention._buffers}
     tensors.update({name: getattr(module, "weight", None) for name, module in intervention._modules.items()})
     tensors.update({name: getattr(intervention, name) for name in intervention.tensor_fields})

@@ -99,8 +99,10 @@ def test_intervention_html_lists_config_and_tensor_shapes():
     assert "0.5" in scale._repr_html_() and "z.1" in scale._repr_html_()
 
     patch = Patch("model.transformer.h.0:output", source=torch.zeros(1, 3, 64), positions=[1])
-    read(patch._repr_html_())
-    assert "model.transformer.h.0:output" in patch._repr_html_()
+    cells = read(patch._repr_html_()).cells
+    rows = dict(zip(cells[2::2], cells[3::2]))
+    assert rows["site"] == "model.transformer.h.0:output" and rows["positions"] == "[1]"
+    assert rows["source_positions"] == "same as positions" and rows["source"] == repr(patch.source)
 
 
 def test_run_output_html_lists_cached_sites_and_shapes():
