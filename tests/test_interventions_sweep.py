@@ -85,7 +85,7 @@ def test_kv_reuse_sweep_equals_serial_loop(hm, padding_side, split, monkeypatch)
     the base's keys and values standing in for the tokens before it, give the serial loop's values."""
     from interp.interventions import sweep
 
-    assert sweep._kv_capable(hm)
+    assert hm.can_resume
     if split == "every cell":  # no overhead in the cost model: one forward per (layer, position)
         monkeypatch.setattr(sweep, "_FORWARD", 0.0)
         monkeypatch.setattr(sweep, "_LAYER", 0.0)

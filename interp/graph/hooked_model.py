@@ -50,13 +50,16 @@ class RunOutput:
     """What :meth:`HookedModel.run` returns.
 
     ``logits``: ``[batch, pos, vocab]`` (None when the run stopped early);
-    ``cache``: the requested activations; ``batch``: the tokenised inputs.
+    ``cache``: the requested activations; ``batch``: the tokenised inputs;
+    ``key_values``: per layer ``(keys, values)``, each ``[batch, kv_heads, pos, d_head]``, when the
+    run was asked to keep them (``keep_kv=True``), for :meth:`HookedModel.resume`.
     """
 
     logits: Tensor | None
     cache: ActivationCache = field(default_factory=ActivationCache)
     batch: Batch | None = None
     stopped_at: str | None = None
+    key_values: list[tuple[Tensor, Tensor]] | None = field(default=None, repr=False)
 
     @property
     def last_logits(self) -> Tensor:
@@ -233,6 +236,7 @@ class HookedModel:
     ) -> RunOutput:
         """Run the model once with interventions applied and the requested sites cached.
 
+        keep_kv: bool = False,
         - ``interventions``: objects with a ``site`` and ``__call__(activation, context)``
           (see :mod:`interp.interventions`); several compose in execution order.
         - ``cache``: site names to keep, each the value the model actually used (after any
@@ -245,7 +249,11 @@ class HookedModel:
         """
         batch = self._batch(inputs, padding_side)
         handlers, store = self.handler_table(batch, interventions, cache, cache_grad=cache_grad)
+        - ``keep_kv``: also return every layer's keys and values (``out.key_values``), from which
+          :meth:`resume` can finish later runs of the same inputs (Hugging Face causal LMs only).
         stop = self._stop_binding(stop_at, logits, handlers)
+        if keep_kv and not self.can_resume:
+            raise InputError(f"keep_kv=True needs {self._resume_requirement()}")
         needs_eager = any(b.name.startswith("pattern.") for b in handlers)
         with ExitStack() as stack:
             stack.enter_context(torch.enable_grad() if grad else torch.no_grad())
@@ -255,10 +263,96 @@ class HookedModel:
                 stack.enter_context(self._start_from(*start_at, batch))
             stack.enter_context(attached(handlers, batch=batch, stop=stop))
             try:
-                output = self._call(self.model, batch if batch is not None else inputs)
+                if keep_kv:
+                    output = self.model(**batch.model_kwargs(self.device), use_cache=True)
+                else:
+                    output = self._call(self.model, batch if batch is not None else inputs)
             except StopForward:
                 return RunOutput(None, store, batch, stopped_at=stop.name)
-        return RunOutput(_logits_of(output), store, batch)
+        key_values = [(layer.keys, layer.values) for layer in output.past_key_values.layers] if keep_kv else None
+        return RunOutput(_logits_of(output), store, batch, key_values=key_values)
+
+    @property
+    def can_resume(self) -> bool:
+        """Whether :meth:`resume` (and ``run(keep_kv=True)``) work: a Hugging Face causal LM with an
+        adapter whose forward takes ``past_key_values``, ``position_ids`` and ``logits_to_keep``."""
+        import inspect
+
+        if self._call is not _call_hf or self.layout is None:
+            return False
+        params = inspect.signature(self.model.forward).parameters
+        return all(name in params for name in ("past_key_values", "logits_to_keep", "position_ids"))
+
+    def _resume_requirement(self) -> str:
+        return (f"a Hugging Face causal LM whose forward takes past_key_values, position_ids and logits_to_keep; "
+                f"{self.name} is not one (hm.can_resume is False): use hm.run(start_at=...) over full sequences")
+
+    def resume(
+        self,
+        inputs: Inputs,
+        *,
+        start_at: tuple[str, Tensor],
+        key_values: Sequence[tuple[Tensor, Tensor]] | None = None,
+        from_token: int = 0,
+        hooks: dict[str, Handler | list[Handler]] | None = None,
+    ) -> RunOutput:
+        """Finish a run of ``inputs`` from cached activations: only the layers from ``start_at`` on,
+        only the tokens from ``from_token`` on, the keys and values of an earlier run of the same
+        inputs standing in for the tokens before it. Logits at each example's last real token only.
+
+        A patch of token ``p`` at layer ``L`` cannot change layers below ``L`` or tokens before
+        ``p``: resuming at ``resid_pre.L`` from token ``p`` recomputes exactly what it can change.
+
+        >>> hm = __import__("interp").models.tiny("llama")
+        >>> base = hm.run("The keys to the cabinet", cache=["resid_pre.1"], keep_kv=True)
+        >>> out = hm.resume(base.batch, start_at=("resid_pre.1", base.cache["resid_pre.1"]),
+        ...                 key_values=base.key_values, from_token=3)
+        >>> out.logits.shape[1], torch.allclose(out.last_logits, base.last_logits, atol=1e-5)
+        (1, True)
+
+        - ``start_at=(site, activations)``: ``embed``, ``resid_pre.L`` or ``resid_post.L``, for every
+          token ``[batch, pos, d_model]`` or for the tokens from ``from_token`` on only.
+        - ``key_values``: per layer ``(keys, values)`` ``[batch, kv_heads, ≥ from_token, d_head]``,
+          e.g. ``hm.run(inputs, keep_kv=True).key_values`` (rows picked to match ``inputs``); only
+          the first ``from_token`` tokens are read. Needed when ``from_token > 0``.
+        - ``hooks``: ``{site: handler}`` as in :meth:`hooks`; handlers see the tokens from
+          ``from_token`` on only (index ``i`` is token ``from_token + i``).
+
+        Returns a :class:`RunOutput` with ``logits`` ``[batch, 1, vocab]``. Needs ``hm.can_resume``.
+        """
+        if not self.can_resume:
+            raise InputError(f"resume needs {self._resume_requirement()}")
+        batch = self._batch(inputs, "right")
+        site, value = start_at
+        if not 0 <= from_token < batch.width:
+            raise InputError(f"from_token={from_token} is outside the inputs' {batch.width} tokens")
+        if (batch.last_index < from_token).any():
+            short = (batch.last_index < from_token).nonzero().flatten().tolist()
+            raise InputError(f"examples {short} end before from_token={from_token}: nothing of them is left to run")
+        if value.ndim >= 2 and value.shape[1] == batch.width:
+            value = value[:, from_token:]
+        if value.ndim < 2 or tuple(value.shape[:2]) != (batch.size, batch.width - from_token):
+            raise InputError(
+                f"start_at activations have shape {tuple(value.shape)}, but the inputs are [batch={batch.size}, "
+                f"pos={batch.width}] (or [batch={batch.size}, pos={batch.width - from_token}] from token {from_token})"
+            )
+        past = None
+        if from_token:
+            if key_values is None or len(key_values) != self.n_layers:
+                got = "none" if key_values is None else f"{len(key_values)} layers"
+                raise InputError(f"from_token={from_token} needs key_values for all {self.n_layers} layers; got {got}")
+            from transformers import DynamicCache
+
+            past = DynamicCache(ddp_cache_data=[(k[:, :, :from_token], v[:, :, :from_token]) for k, v in key_values])
+        device = self.device
+        position_ids = (torch.arange(batch.width)[None, :] - batch.offsets[:, None]).clamp(min=0)[:, from_token:]
+        last = (batch.last_index - from_token)[:, None]
+        with torch.no_grad(), self.hooks(hooks or {}, batch=batch), self._start_from(site, value, None):
+            output = self.model(
+                input_ids=batch.input_ids[:, from_token:].to(device), attention_mask=batch.attention_mask.to(device),
+                position_ids=position_ids.to(device), past_key_values=past, use_cache=past is not None,
+                logits_to_keep=last.to(device))
+        return RunOutput(output.logits, batch=None)
 
     def handler_table(self, batch: Batch | None, interventions: Sequence[Any] = (), cache: Iterable[str] = (), *,
                       cache_grad: bool = False) -> tuple[dict[Binding, list[Handler]], ActivationCache]:

@@ -1,5 +1,5 @@
-"""Batched activation-patching sweep over layers × positions (the shape TransformerLens's
-``generic_activation_patch`` loops over, one forward per patch).
+"""Batched activation-patching sweep over layers × positions (× heads): the grid TransformerLens's
+``generic_activation_patch`` loops over, one forward per patch.
 
 >>> import interp
 >>> from interp.interventions import patch_sweep
@@ -9,26 +9,35 @@
 ...                      kind="resid_pre", metric=lambda lg: lg[..., are] - lg[..., is_])
 >>> result.values.shape        # [layers, positions, examples]
 torch.Size([2, 6, 1])
+>>> per_head = patch_sweep(hm, ["The key to the cabinets"], ["The keys to the cabinet"],
+...                        kind="z", per_head=True, metric=lambda lg: lg[..., are] - lg[..., is_])
+>>> per_head.values.shape      # [layers, positions, heads, examples]: each head patched alone
+torch.Size([2, 6, 4, 1])
+
+``per_head=True`` (head-resolved kinds ``q``, ``k``, ``v``, ``z``) gives one row per head: the
+patch of that head alone, as ``Patch(site, heads=[h])`` does; ``k`` and ``v`` have the model's
+key/value heads (fewer than its query heads under grouped-query attention). ``per_head=[0, 3]``
+sweeps only those heads.
 
 How it avoids the one-forward-per-patch anti-pattern:
 
 - the base and source runs happen once; every patch value comes from the source cache;
 - patches are stacked along the batch dimension, ``max_rows`` rows per forward, each row
-  patched at its own layer and position;
+  patched at its own layer, position (and head);
 - a forward starts at ``resid_pre`` of the lowest layer it patches, from the base run's cached
   residual stream, so the frozen layers below are never recomputed;
 - a forward runs only the tokens from the lowest position it patches on: a patch cannot change
-  earlier tokens, so the base run's keys and values (a ``DynamicCache``) stand in for them, and
-  logits are computed at each row's last token only. Which rows share a forward (a rectangle of
-  layers ≥ f × positions ≥ s) is chosen by a small cost model that weighs the fixed cost of
+  earlier tokens, so the base run's keys and values stand in for them (:meth:`HookedModel.resume`),
+  and logits are computed at each row's last token only. Which rows share a forward (a rectangle
+  of layers ≥ f × positions ≥ s) is chosen by a small cost model that weighs the fixed cost of
   running a layer against the tokens it saves (see :func:`_plan_forwards`);
 - a row whose source value equals the base's own value bit for bit (tokens a minimal pair shares
   up to and including the patched one) is a no-op patch: it gets the clean value, no forward.
 
 Values equal the serial loop's up to float summation order (keys/values of the prefix and the
 per-token matmuls come from differently shaped batches): within 1e-6 on the tiny test models,
-~2e-5 on SmolLM2-135M's logit differences. Models that take no KV cache (anything but a
-Hugging Face causal LM with ``past_key_values``/``logits_to_keep``) run full sequences instead.
+~2e-5 on SmolLM2-135M's logit differences. Models that cannot resume with a KV cache
+(``hm.can_resume`` is False) run full sequences instead.
 
 Positions are counted in each example's real tokens (``-1`` = last); ``source_positions``
 (default: the same) in the source's, so minimal pairs that tokenise differently stay aligned.
@@ -42,9 +51,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from interp.errors import InputError
+from interp.errors import InputError, SiteError
 from interp.graph.inputs import Batch
 from interp.graph.positions import resolve_positions
+from interp.interventions.base import HEAD_KINDS, site_shape
 from interp.interventions.patch import Patch
 
 Metric = Callable[[Tensor], Tensor]  # last logits [..., vocab] -> [...] (or [..., m])
@@ -52,32 +62,53 @@ Metric = Callable[[Tensor], Tensor]  # last logits [..., vocab] -> [...] (or [..
 
 @dataclass
 class SweepResult:
-    """``values[layer_index, position_index, example, ...]``: the metric (or last logits) per patch."""
+    """``values[layer_index, position_index, (head_index,) example, ...]``: the metric (or last logits)
+    per patch; the head axis is there when ``heads`` is not None (a ``per_head`` sweep)."""
 
     values: Tensor
     kind: str
     layers: list[int]
     positions: list[int]
     clean: Tensor = field(repr=False)  # the metric without any patch, [examples, ...]
+    heads: list[int] | None = None
+    source_positions: list[int] | None = None  # None: the same as positions
 
     def table(self):
-        """A tidy pandas table: one row per (layer, position, example)."""
+        """A tidy pandas table: one row per (layer, position, (head,) example)."""
         import pandas as pd
 
-        values = self.values
-        if values.ndim != 3:
+        values = self.values if self.heads is not None else self.values.unsqueeze(2)
+        if values.ndim != 4:
             raise InputError("table() needs a scalar metric per example; values have shape "
-                             f"{list(values.shape)}")
+                             f"{list(self.values.shape)}")
+        heads = self.heads if self.heads is not None else [None]
         rows = [
-            {"site": f"{self.kind}.{layer}", "layer": layer, "position": pos, "example": ex,
-             "value": float(values[i, j, ex])}
+            {"site": f"{self.kind}.{layer}", "layer": layer, "position": pos,
+             **({} if head is None else {"head": head}), "example": ex, "value": float(values[i, j, h, ex])}
             for i, layer in enumerate(self.layers) for j, pos in enumerate(self.positions)
-            for ex in range(values.shape[2])
+            for h, head in enumerate(heads) for ex in range(values.shape[3])
         ]
         return pd.DataFrame(rows)
 
 
-def _plan(hm, base, source, kind, layers, positions, source_positions):
+@dataclass
+class _Plan:
+    base: Batch
+    source: Batch
+    kind: str
+    layers: list[int]
+    positions: list[int]
+    source_positions: list[int]
+    heads: list[int] | None
+    base_idx: Tensor  # [N, P] absolute token indices in the base
+    source_idx: Tensor  # [N, P] in the source
+
+    def sites(self) -> list[str]:
+        return [f"{self.kind}.{layer}" for layer in self.layers]
+
+
+def _plan(hm, base, source, kind, layers, positions, source_positions, per_head=False) -> _Plan:
+    """Tokenise, resolve positions and check sites and heads: every error before any forward."""
     base_batch, source_batch = hm.tokenize(base), hm.tokenize(source)
     if base_batch.size != source_batch.size:
         raise InputError(f"{base_batch.size} base examples but {source_batch.size} sources; pair them one to one")
@@ -92,95 +123,121 @@ def _plan(hm, base, source, kind, layers, positions, source_positions):
     source_idx = torch.cat([resolve_positions(p, source_batch) for p in source_positions], 1)
     for layer in layers:
         hm.binding(f"{kind}.{layer}")
-    return base_batch, source_batch, layers, positions, base_idx, source_idx
+    heads = _heads_of(hm, kind, per_head)
+    return _Plan(base_batch, source_batch, kind, layers, positions, source_positions, heads, base_idx, source_idx)
+
+
+def _heads_of(hm, kind: str, per_head: bool | Sequence[int]) -> list[int] | None:
+    """``per_head`` as a list of head indices (None: whole-site patches), checked against the site."""
+    if per_head is False or per_head is None:
+        return None
+    if kind not in HEAD_KINDS:
+        raise SiteError(f"per_head needs a per-head site kind (q, k, v or z), not {kind!r}")
+    n = site_shape(hm, f"{kind}.0")[0]
+    what = "key/value heads" if kind in ("k", "v") and n != hm.n_heads else "heads"
+    if per_head is True:
+        return list(range(n))
+    heads = [int(h) for h in per_head]
+    bad = [h for h in heads if not 0 <= h < n]
+    if not heads or bad:
+        raise InputError(f"head index {bad or '(none given)'} out of range: {kind} has {n} {what} (0..{n - 1})")
+    return heads
+
+
+@dataclass
+class _Rows:
+    """The rows of a sweep: row ``i`` patches ``kind.layer[i]`` of base example ``ex[i]`` at its
+    token ``p[i]`` with the source's token ``q[i]`` (only head ``head[i]`` when heads are swept)."""
+
+    layer: Tensor
+    ex: Tensor
+    p: Tensor
+    q: Tensor
+    head: Tensor | None
+
+    def __len__(self) -> int:
+        return len(self.layer)
+
+    def take(self, idx: Tensor) -> _Rows:
+        return _Rows(self.layer[idx], self.ex[idx], self.p[idx], self.q[idx],
+                     None if self.head is None else self.head[idx])
+
+    def slot(self, positions: Tensor) -> tuple[Tensor, ...]:
+        """Index of each row's patched slot in a ``[batch, pos, (heads,) ...]`` activation."""
+        return (self.ex, positions) if self.head is None else (self.ex, positions, self.head)
+
+    @classmethod
+    def of_cells(cls, plan: _Plan, layer_i: Tensor, j: Tensor, head_i: Tensor | None, ex: Tensor) -> _Rows:
+        """Rows for cells given as indices into the plan's layers, positions and heads."""
+        head = None if head_i is None else torch.tensor(plan.heads)[head_i]
+        return cls(torch.tensor(plan.layers)[layer_i], ex, plan.base_idx[ex, j], plan.source_idx[ex, j], head)
 
 
 def patch_sweep(
     hm, base: Sequence[str] | Batch, source: Sequence[str] | Batch, *, kind: str = "resid_pre",
     layers: Sequence[int] | None = None, positions: Sequence[int] | None = None,
-    source_positions: Sequence[int] | None = None, metric: Metric | None = None, max_rows: int = 64,
+    source_positions: Sequence[int] | None = None, per_head: bool | Sequence[int] = False,
+    metric: Metric | None = None, max_rows: int = 64,
 ) -> SweepResult:
-    """Patch ``kind.L`` at each (layer, position) from source into base, batched; see the module doc."""
-    base_batch, source_batch, layers, positions, base_idx, source_idx = _plan(
-        hm, base, source, kind, layers, positions, source_positions)
-    n, n_pos = base_batch.size, len(positions)
-    metric = metric or (lambda logits: logits)
-    src = hm.run(source_batch, cache=[f"{kind}.{layer}" for layer in layers], logits=False)
-    resume = sorted(set(layers))
-    # every row of the sweep: (layer, position index j, example); its patch writes base position p
-    unit_layer = torch.tensor(layers).repeat_interleave(n_pos * n)
-    unit_j = torch.arange(n_pos).repeat_interleave(n).repeat(len(layers))
-    unit_ex = torch.arange(n).repeat(len(layers) * n_pos)
-    unit_p = base_idx[unit_ex, unit_j]
-    if _kv_capable(hm):
-        clean_logits, resid, kv = _base_run_with_kv(hm, base_batch, resume, kind)
-        todo = _changed_rows(src.cache, resid, kind, unit_layer, unit_ex, unit_p, source_idx[unit_ex, unit_j])
-        forwards = _plan_forwards(unit_layer[todo], unit_p[todo], hm.n_layers, base_batch.width, max_rows)
-        forwards = [(start, todo[rows]) for start, rows in forwards]
+    """Patch ``kind.L`` at each (layer, position (, head)) from source into base, batched; see the module doc."""
+    plan = _plan(hm, base, source, kind, layers, positions, source_positions, per_head)
+    n, n_heads = plan.base.size, len(plan.heads or [None])
+    grid = torch.meshgrid(*(torch.arange(s) for s in (len(plan.layers), len(plan.positions), n_heads, n)),
+                          indexing="ij")
+    layer_i, j, head_i, ex = (axis.flatten() for axis in grid)
+    rows = _Rows.of_cells(plan, layer_i, j, None if plan.heads is None else head_i, ex)
+    out, clean = _exact_values(hm, plan, rows, metric or (lambda logits: logits), max_rows)
+    shape = (len(plan.layers), len(plan.positions), *([n_heads] if plan.heads is not None else []), n)
+    values = torch.stack(out).reshape(*shape, *out[0].shape)
+    return SweepResult(values, kind, plan.layers, plan.positions, clean, plan.heads, plan.source_positions)
+
+
+def _exact_values(hm, plan: _Plan, rows: _Rows, metric: Metric, max_rows: int) -> tuple[list[Tensor], Tensor]:
+    """``metric`` of the last logits of every patched row, and of the clean base run."""
+    kind = plan.kind
+    src = hm.run(plan.source, cache=plan.sites(), logits=False).cache
+    resume = sorted(set(rows.layer.tolist()))
+    if hm.can_resume:
+        names = sorted({f"{k}.{layer}" for layer in resume for k in ("resid_pre", kind)})
+        clean_run = hm.run(plan.base, cache=names, keep_kv=True)
+        kv = clean_run.key_values
+        todo = _changed_rows(src, clean_run.cache, kind, rows)
+        forwards = _plan_forwards(rows.layer[todo], rows.p[todo], hm.n_layers, plan.base.width, max_rows)
+        forwards = [(start, todo[chosen]) for start, chosen in forwards]
     else:  # a model we cannot hand a KV cache: resume from the lowest layer over full sequences
-        clean = hm.run(base_batch, cache=[f"resid_pre.{layer}" for layer in resume])
-        clean_logits, resid, kv = clean.last_logits, clean.cache, None
-        order = torch.arange(len(unit_layer))
+        clean_run = hm.run(plan.base, cache=[f"resid_pre.{layer}" for layer in resume])
+        kv, order = None, torch.arange(len(rows))
         forwards = [(0, order[s:s + max_rows]) for s in range(0, len(order), max_rows)]
-    clean_scored = metric(clean_logits)
+    clean = metric(clean_run.last_logits)
     # a row whose source value equals the base's, bit for bit (a shared prefix), is a no-op patch
-    out = [clean_scored[ex] for ex in unit_ex.tolist()]
-    for start, rows in forwards:
-        ex, j, layer = unit_ex[rows], unit_j[rows], unit_layer[rows]
-        first = int(layer.min())
-        interventions = []
-        for lay in sorted(set(layer.tolist())):
-            sel = (layer == lay).nonzero().flatten()
-            vals = src.cache[f"{kind}.{lay}"][ex[sel], source_idx[ex[sel], j[sel]]]
-            interventions.append(_RowPatch(f"{kind}.{lay}", sel, unit_p[rows][sel] - start, vals))
-        logits = _suffix_forward(hm, base_batch, ex, start, first, resid[f"resid_pre.{first}"], kv, interventions)
+    out = [clean[ex] for ex in rows.ex.tolist()]
+    for start, chosen in forwards:
+        part = rows.take(chosen)
+        first = int(part.layer.min())
+        patches = []
+        for lay in sorted(set(part.layer.tolist())):
+            sel = (part.layer == lay).nonzero().flatten()
+            mine = part.take(sel)
+            values = src[f"{kind}.{lay}"][mine.slot(mine.q)]
+            patches.append(_RowPatch(f"{kind}.{lay}", sel, mine.p - start, values, mine.head))
+        logits = _suffix_forward(hm, plan.base, part.ex, start, first, clean_run.cache[f"resid_pre.{first}"], kv,
+                                 patches)
         scored = metric(logits)
-        for i, r in enumerate(rows.tolist()):
+        for i, r in enumerate(chosen.tolist()):
             out[r] = scored[i]
-    values = torch.stack(out).reshape(len(layers), n_pos, n, *out[0].shape)
-    return SweepResult(values, kind, layers, positions, clean_scored)
+    return out, clean
 
 
-def _kv_capable(hm) -> bool:
-    """Hugging Face causal LMs whose forward takes a KV cache and per-row logit positions."""
-    import inspect
-
-    from interp.graph.hooked_model import _call_hf
-
-    if hm._call is not _call_hf or hm.layout is None:
-        return False
-    params = inspect.signature(hm.model.forward).parameters
-    return all(name in params for name in ("past_key_values", "logits_to_keep", "position_ids"))
-
-
-def _changed_rows(src_cache, base_cache, kind, unit_layer, unit_ex, unit_p, unit_q) -> Tensor:
+def _changed_rows(src_cache, base_cache, kind: str, rows: _Rows) -> Tensor:
     """Rows whose source value differs from the base's own value at the patched slot."""
-    keep = torch.ones(len(unit_layer), dtype=torch.bool)
-    for lay in set(unit_layer.tolist()):
-        sel = (unit_layer == lay).nonzero().flatten()
-        src = src_cache[f"{kind}.{lay}"][unit_ex[sel], unit_q[sel]]
-        base = base_cache[f"{kind}.{lay}"][unit_ex[sel], unit_p[sel]]
-        keep[sel] = (src != base).flatten(1).any(1)
+    keep = torch.ones(len(rows), dtype=torch.bool)
+    for lay in set(rows.layer.tolist()):
+        sel = (rows.layer == lay).nonzero().flatten()
+        mine = rows.take(sel)
+        src = src_cache[f"{kind}.{lay}"][mine.slot(mine.q)]
+        base = base_cache[f"{kind}.{lay}"][mine.slot(mine.p)]
+        keep[sel] = (src != base).flatten(1).any(1).cpu()
     return keep.nonzero().flatten()
-
-
-def _base_run_with_kv(hm, batch: Batch, layers: list[int], kind: str = "resid_pre"):
-    """One base forward: last logits, ``resid_pre`` and ``kind`` at ``layers``, every layer's keys/values."""
-    store: dict[str, Tensor] = {}
-
-    def keep(name):
-        def handler(act, ctx):
-            store[name] = act.detach()
-        return handler
-
-    device = hm.device
-    names = {f"{k}.{layer}" for layer in layers for k in ("resid_pre", kind)}
-    with torch.no_grad(), hm.hooks({name: keep(name) for name in names}, batch=batch):
-        out = hm.model(**batch.model_kwargs(device), use_cache=True)
-    cache = out.past_key_values
-    kv = [(layer.keys, layer.values) for layer in cache.layers]
-    last = out.logits[torch.arange(batch.size), batch.last_index.to(out.logits.device)]
-    return last, store, kv
 
 
 def _plan_forwards(unit_layer: Tensor, unit_p: Tensor, n_layers: int, width: int, max_rows: int):
@@ -239,57 +296,54 @@ def _plan_forwards(unit_layer: Tensor, unit_p: Tensor, n_layers: int, width: int
 _FORWARD, _LAYER = 100.0, 50.0
 
 
-def _suffix_forward(hm, base: Batch, ex: Tensor, start: int, first: int, resid: Tensor, kv, interventions) -> Tensor:
-    """Last logits of base rows ``ex`` recomputed from token ``start`` and layer ``first`` on."""
-    device = hm.device
-    ids, mask = base.input_ids[ex], base.attention_mask[ex]
+def _suffix_forward(hm, base: Batch, ex: Tensor, start: int, first: int, resid: Tensor, kv, patches) -> Tensor:
+    """Last logits ``[rows, vocab]`` of base rows ``ex`` recomputed from token ``start`` and layer ``first`` on."""
+    rows = Batch(base.input_ids[ex], base.attention_mask[ex])
     begin = resid[ex.to(resid.device), start:]
-    handlers: dict[str, list] = {}
-    for patch in interventions:
-        handlers.setdefault(patch.site, []).append(patch)
     if kv is None:  # full sequences through hm.run
-        out = hm.run(Batch(ids, mask), interventions=interventions, start_at=(f"resid_pre.{first}", begin))
-        return out.last_logits
-    from transformers import DynamicCache
-
-    exd = ex.to(device)
-    cache = DynamicCache(ddp_cache_data=[(k[exd, :, :start], v[exd, :, :start]) for k, v in kv]) if start else None
-    position_ids = (torch.arange(base.width)[None, :] - base.offsets[ex][:, None]).clamp(min=0)[:, start:]
-    last = (base.last_index[ex] - start)[:, None]
-    with torch.no_grad(), hm.hooks(handlers), hm._start_from(f"resid_pre.{first}", begin, None):
-        out = hm.model(input_ids=ids[:, start:].to(device), attention_mask=mask.to(device),
-                       position_ids=position_ids.to(device), past_key_values=cache, use_cache=cache is not None,
-                       logits_to_keep=last.to(device))
+        return hm.run(rows, interventions=patches, start_at=(f"resid_pre.{first}", begin)).last_logits
+    hooks: dict[str, list] = {}
+    for patch in patches:
+        hooks.setdefault(patch.site, []).append(patch)
+    prefix = None
+    if start:
+        picked = ex.to(kv[0][0].device)
+        prefix = [(k[:, :, :start][picked], v[:, :, :start][picked]) for k, v in kv]
+    out = hm.resume(rows, start_at=(f"resid_pre.{first}", begin), key_values=prefix, from_token=start, hooks=hooks)
     return out.logits[:, -1]
 
 
 class _RowPatch:
-    """Write ``values[i]`` at ``(rows[i], positions[i])`` of one site: each row its own patch."""
+    """Write ``values[i]`` at ``(rows[i], positions[i](, heads[i]))`` of one site: each row its own patch."""
 
-    def __init__(self, site: str, rows: Tensor, positions: Tensor, values: Tensor):
-        self.site, self.rows, self.positions, self.values = site, rows, positions, values
+    def __init__(self, site: str, rows: Tensor, positions: Tensor, values: Tensor, heads: Tensor | None = None):
+        self.site, self.rows, self.positions, self.values, self.heads = site, rows, positions, values, heads
 
     def __call__(self, act: Tensor, ctx) -> Tensor:
         out = act.clone()
-        out[self.rows.to(act.device), self.positions.to(act.device)] = self.values.to(act.device, act.dtype)
+        index = (self.rows, self.positions) if self.heads is None else (self.rows, self.positions, self.heads)
+        out[tuple(i.to(act.device) for i in index)] = self.values.to(act.device, act.dtype)
         return out
 
 
 def serial_patch_sweep(
     hm, base, source, *, kind: str = "resid_pre", layers=None, positions=None, source_positions=None,
-    metric: Metric | None = None,
+    per_head: bool | Sequence[int] = False, metric: Metric | None = None,
 ) -> SweepResult:
-    """The reference loop: one full forward per (layer, position), as TransformerLens does it."""
-    base_batch, source_batch, layers, positions, base_idx, source_idx = _plan(
-        hm, base, source, kind, layers, positions, source_positions)
+    """The reference loop: one full forward per (layer, position (, head)), as TransformerLens does it."""
+    plan = _plan(hm, base, source, kind, layers, positions, source_positions, per_head)
     metric = metric or (lambda logits: logits)
-    src = hm.run(source_batch, cache=[f"{kind}.{layer}" for layer in layers], logits=False)
+    src = hm.run(plan.source, cache=plan.sites(), logits=False)
     values = []
-    for layer in layers:
-        for j in range(len(positions)):
-            # Patch counts positions in each example's real tokens: turn absolute indices into those
-            patch = Patch(f"{kind}.{layer}", src.cache, (base_idx[:, j] - base_batch.offsets).tolist(),
-                          source_positions=(source_idx[:, j] - source_batch.offsets).tolist())
-            values.append(metric(hm.run(base_batch, interventions=[patch]).last_logits))
-    values = torch.stack(values).reshape(len(layers), len(positions), *values[0].shape)
-    return SweepResult(values, kind, layers, positions, metric(hm.run(base_batch).last_logits))
+    for layer in plan.layers:
+        for j in range(len(plan.positions)):
+            for head in plan.heads or [None]:
+                # Patch counts positions in each example's real tokens: turn absolute indices into those
+                patch = Patch(f"{kind}.{layer}", src.cache, (plan.base_idx[:, j] - plan.base.offsets).tolist(),
+                              source_positions=(plan.source_idx[:, j] - plan.source.offsets).tolist(),
+                              heads=None if head is None else [head])
+                values.append(metric(hm.run(plan.base, interventions=[patch]).last_logits))
+    shape = (len(plan.layers), len(plan.positions), *([len(plan.heads)] if plan.heads is not None else []))
+    values = torch.stack(values).reshape(*shape, *values[0].shape)
+    clean = metric(hm.run(plan.base).last_logits)
+    return SweepResult(values, kind, plan.layers, plan.positions, clean, plan.heads, plan.source_positions)
