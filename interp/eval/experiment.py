@@ -231,7 +231,8 @@ class Experiment:
         """The spec as plain data with every default filled in (what ``meta.json`` records)."""
         return {"title": self.title, "description": self.description, "out": str(self.out),
                 "seeds": list(self.seeds), "figures": self.figures, "executor": self.executor,
-                "models": [{"name": m.name, "label": m.label, "revisions": list(m.revisions), "dtype": m.dtype,
+                "models": [{"name": m.name, "label": m.label, "dtype": m.dtype,
+                            "revisions": None if m.revisions == (None,) else list(m.revisions),
                             "device": m.device} for m in self.models],
                 "evaluations": [{"name": e.name, "evaluator": e.evaluator, "suite": e.suite, **e.options}
                                 for e in self.evaluations]}
