@@ -35,14 +35,16 @@ position) that the fast trainer is tested against.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from interp.errors import InputError
-from interp.graph.inputs import Batch
+from interp.graph.sites import parse_site
 from interp.interventions import DAS
+from interp.methods.packed import PackedInterchange, Packing, base_state, packable, packed_last_logits
 from interp.methods.pairs import PairData, _rows
 from interp.methods.rows import RowInterchange, last_logprobs, prefix_site
 
@@ -73,7 +75,7 @@ def batch_order(n: int, steps: int, batch_size: int, seed: int) -> list[Tensor]:
     """The pairs of each step: seeded permutations of ``range(n)``, one after another."""
     generator = torch.Generator().manual_seed(int(seed))
     need = steps * batch_size
-    order = torch.cat([torch.randperm(n, generator=generator) for _ in range(-(-need // n))])
+    order = torch.cat([torch.randperm(n, generator=generator) for _ in range(-(-need // n))] or [torch.zeros(0)])
     return [order[s * batch_size:(s + 1) * batch_size] for s in range(steps)]
 
 
@@ -114,27 +116,26 @@ def train_das(hm, data: PairData, site: str, *, rank: int = 1, steps: int = 100,
     dases = _new_das(hm, site, rank, seed, n_pos)
     params, optimiser, scheduler = _optimiser(dases, lr, steps, warmup)
 
-    # the frozen prefix, once: bases' resid_pre.L, sources' site values at their positions
-    cached = [start_site] if start_site else []
-    base_prefix = hm.run(data.base, cache=cached, logits=False).cache[start_site] if start_site else None
+    # the frozen prefix, once: the sources' site values at their positions, and the bases' resid_pre.L
+    # (with every layer's keys/values when the model takes a KV cache: see interp.methods.packed)
     source_acts = hm.run(data.source, cache=[site], logits=False).cache[site]
     source_rows = torch.arange(data.n, device=source_acts.device)[:, None]
     source_values = source_acts[source_rows, data.absolute("source").to(source_acts.device)]  # [n, P, d]
+    del source_acts
     base_index = data.absolute("base")  # [n, P]
+    if start_site and packable(hm):
+        forward = _packed_forward(hm, data, site, start_site)
+    else:
+        forward = _resumed_forward(hm, data, site, start_site)
 
     losses = torch.zeros(steps, n_pos)
     for step, idx in enumerate(batch_order(data.n, steps, batch_size, seed)):
         b = len(idx)
-        sub = _rows(data.base, idx)
-        batch = Batch(sub.input_ids.repeat(n_pos, 1), sub.attention_mask.repeat(n_pos, 1))  # row = p * b + i
-        basis = torch.stack([das.basis for das in dases]).repeat_interleave(b, 0)  # [P*b, d, k]
-        edit = RowInterchange(site, base_index[idx].T.reshape(-1), source_values[idx].transpose(0, 1).reshape(
+        basis = torch.stack([das.basis for das in dases]).repeat_interleave(b, 0)  # [P*b, d, k]; row = p * b + i
+        rows = idx.repeat(n_pos)
+        logprobs = forward(rows, base_index[idx].T.reshape(-1), source_values[idx].transpose(0, 1).reshape(
             n_pos * b, -1), basis)
-        start = None
-        if start_site:
-            start = (start_site, base_prefix[idx, :sub.width].repeat(n_pos, 1, 1))
-        logprobs = last_logprobs(hm, batch, [edit], start=start, grad=True)
-        target = data.source_labels[idx].repeat(n_pos).to(logprobs.device)
+        target = data.source_labels[rows].to(logprobs.device)
         nll = -logprobs.gather(1, target[:, None])[:, 0].view(n_pos, b).mean(1)  # [P]
         optimiser.zero_grad(set_to_none=True)
         nll.sum().backward(inputs=params)
@@ -142,6 +143,35 @@ def train_das(hm, data: PairData, site: str, *, rank: int = 1, steps: int = 100,
         scheduler.step()
         losses[step] = nll.detach().cpu()
     return DASResult(dases, losses)
+
+
+# A forward of the training loop: (example per row [R], base token per row [R], source value [R, d],
+# basis [R, d, k]) -> last-token log-probabilities [R, vocab] of the intervened base rows, with a graph to the basis.
+RowForward = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
+
+
+def _packed_forward(hm, data: PairData, site: str, start_site: str) -> RowForward:
+    """Rows packed into one sequence of only the tokens an edit can change (interp.methods.packed)."""
+    state = base_state(hm, data.base, parse_site(start_site).layer)
+
+    def forward(rows: Tensor, index: Tensor, source: Tensor, basis: Tensor) -> Tensor:
+        packing = Packing(data.base, rows, index)
+        edit = PackedInterchange(site, packing, source, basis)
+        return packed_last_logits(hm, state, packing, [edit], grad=True).float().log_softmax(-1)
+
+    return forward
+
+
+def _resumed_forward(hm, data: PairData, site: str, start_site: str | None) -> RowForward:
+    """Full base rows (right-padded), resumed at ``resid_pre.L`` when the model allows it."""
+    base_prefix = hm.run(data.base, cache=[start_site], logits=False).cache[start_site] if start_site else None
+
+    def forward(rows: Tensor, index: Tensor, source: Tensor, basis: Tensor) -> Tensor:
+        sub = _rows(data.base, rows)
+        start = None if base_prefix is None else (start_site, base_prefix[rows, :sub.width])
+        return last_logprobs(hm, sub, [RowInterchange(site, index, source, basis)], start=start, grad=True)
+
+    return forward
 
 
 def train_das_reference(hm, data: PairData, site: str, *, rank: int = 1, steps: int = 100, batch_size: int = 4,

@@ -1,0 +1,165 @@
+"""Packed suffix forwards: many intervened copies of base examples in one short sequence.
+
+An intervention written at token ``s`` of layer ``L`` cannot change layers below ``L`` nor tokens
+before ``s``. So a row ``(example e, start s)`` only needs tokens ``s..last`` recomputed from layer
+``L`` on; the base run's ``resid_pre.L`` feeds them in and its keys/values serve the tokens before
+``s``. Rows of different lengths are packed end to end into **one** sequence (no padding), each
+attending only to its own example's cached prefix and to its own earlier tokens (a block-causal
+mask), and only each row's last token is unembedded.
+
+>>> import interp, torch
+>>> from interp.methods.packed import Packing, base_state, packed_last_logits
+>>> hm = interp.models.tiny("llama")
+>>> batch = hm.tokenize(["The key to the cabinets", "The dogs near the house"])
+>>> state = base_state(hm, batch, layer=1)
+>>> packing = Packing(batch, examples=torch.tensor([0, 1, 0]), starts=torch.tensor([1, 2, 4]))
+>>> batch.lengths.tolist()
+[7, 7]
+>>> packing.tokens, packing.past                  # 6 + 5 + 3 tokens recomputed; 1 + 2 + 4 cached
+(14, 7)
+>>> logits = packed_last_logits(hm, state, packing, [])          # no intervention: the plain run's
+>>> torch.allclose(logits, hm.run(batch).last_logits[[0, 1, 0]], atol=1e-5)
+True
+
+Interventions are plain handlers (``site`` + ``__call__(act, ctx)``) on the packed activations
+``[1, tokens, ...]``; :class:`PackedInterchange` writes each row's first token.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from interp.graph.inputs import Batch
+
+
+@dataclass
+class BaseState:
+    """What the frozen base run leaves for the packed forwards of layer ``layer``."""
+
+    batch: Batch
+    layer: int
+    resid: Tensor  # [n, T, d] resid_pre.layer
+    keys: list[Tensor]  # per model layer [n, kv_heads, T, d_head]
+    values: list[Tensor]
+
+
+def packable(hm) -> bool:
+    """A Hugging Face causal LM with a layout, whose forward takes a KV cache, position ids and
+    per-position logits (what the packed forward hands it)."""
+    from interp.graph.hooked_model import _call_hf
+
+    if hm._call is not _call_hf or getattr(hm, "layout", None) is None:
+        return False
+    params = inspect.signature(hm.model.forward).parameters
+    return all(name in params for name in ("past_key_values", "logits_to_keep", "position_ids"))
+
+
+def base_state(hm, batch: Batch, layer: int) -> BaseState:
+    """One plain base forward: ``resid_pre.layer`` and every layer's keys/values (no unembedding)."""
+    store: dict[str, Tensor] = {}
+    site = f"resid_pre.{layer}"
+
+    def keep(act: Tensor, ctx) -> None:
+        store[site] = act.detach()
+
+    with torch.no_grad(), hm.hooks({site: keep}, batch=batch):
+        out = hm.model.base_model(**batch.model_kwargs(hm.device), use_cache=True)
+    cache = out.past_key_values
+    return BaseState(batch, layer, store[site], [entry.keys for entry in cache.layers],
+                     [entry.values for entry in cache.layers])
+
+
+class Packing:
+    """The layout of rows ``(examples[r], starts[r])`` of ``batch`` packed into one sequence.
+
+    ``starts`` are absolute token indices (padding counted). Row ``r`` occupies packed tokens
+    ``first[r] .. last[r]``; the cached prefix of every example used comes once per row.
+    """
+
+    def __init__(self, batch: Batch, examples: Tensor, starts: Tensor):
+        examples, starts = examples.long().cpu(), starts.long().cpu()
+        ends = batch.last_index[examples]  # [R] absolute index of each row's last real token
+        lengths = ends - starts + 1
+        self.rows = len(examples)
+        self.last = lengths.cumsum(0) - 1  # [R] packed index of each row's last token
+        self.first = self.last - lengths + 1  # [R] packed index of each row's start token
+        row_of = torch.repeat_interleave(torch.arange(self.rows), lengths)  # [Q]
+        self.example = examples[row_of]  # [Q]
+        self.index = starts[row_of] + torch.arange(len(row_of)) - self.first[row_of]  # [Q] absolute token index
+        offsets = batch.offsets[examples]
+        prefix = starts - offsets  # [R] cached tokens per row
+        past_row = torch.repeat_interleave(torch.arange(self.rows), prefix)  # [K]
+        self.past_example = examples[past_row]
+        self.past_index = offsets[past_row] + torch.arange(len(past_row)) - (prefix.cumsum(0) - prefix)[past_row]
+        self.position_ids = (self.index - batch.offsets[self.example])[None]  # [1, Q]
+        allowed = torch.cat([past_row[None] == row_of[:, None],  # [Q, K + Q]
+                             (row_of[None] == row_of[:, None]) & (self.index[None] <= self.index[:, None])], 1)
+        self.allowed = allowed
+
+    @property
+    def tokens(self) -> int:
+        return len(self.example)
+
+    @property
+    def past(self) -> int:
+        return len(self.past_example)
+
+    def mask(self, dtype: torch.dtype, device) -> Tensor:
+        """``[1, 1, Q, K + Q]`` additive attention mask (0 where allowed)."""
+        blocked = torch.finfo(dtype).min
+        return torch.zeros(self.allowed.shape, dtype=dtype).masked_fill(~self.allowed, blocked)[None, None].to(device)
+
+
+class PackedInterchange:
+    """Row ``r`` writes its start token: ``h + B_r B_rᵀ (source[r] − h)`` (``basis [R, d, k]``), or the
+    whole ``source[r]`` where ``full[r]`` (or everywhere when ``basis`` is None)."""
+
+    def __init__(self, site: str, packing: Packing, source: Tensor, basis: Tensor | None = None,
+                 full: Tensor | None = None):
+        self.site, self.packing, self.source, self.basis, self.full = site, packing, source, basis, full
+
+    def __call__(self, act: Tensor, context=None) -> Tensor:
+        index = self.packing.first.to(act.device)
+        base = act[0, index]  # [R, d]
+        source = self.source.to(act.device, act.dtype)
+        if self.basis is None:
+            new = source
+        else:
+            basis = self.basis.to(act.device, act.dtype)  # [R, d, k]
+            down = lambda x: torch.einsum("rd,rdk->rk", x, basis)  # noqa: E731
+            up = lambda c: torch.einsum("rk,rdk->rd", c, basis)  # noqa: E731
+            new = base - up(down(base)) + up(down(source))
+            if self.full is not None:
+                new = torch.where(self.full.to(act.device)[:, None], source, new)
+        out = act.clone()
+        out[0, index] = new
+        return out
+
+
+def packed_last_logits(hm, state: BaseState, packing: Packing, interventions: list, *, grad: bool = False) -> Tensor:
+    """``[R, vocab]`` logits at each packed row's last token, resumed at ``resid_pre.{state.layer}``."""
+    from transformers import DynamicCache
+
+    device = hm.device
+    example, index = packing.example.to(state.resid.device), packing.index.to(state.resid.device)
+    begin = state.resid[example, index][None]  # [1, Q, d]
+    cache = None
+    if packing.past:
+        pe, pi = packing.past_example.to(device), packing.past_index.to(device)
+        cache = DynamicCache(ddp_cache_data=[(k[pe, :, pi].transpose(0, 1)[None], v[pe, :, pi].transpose(0, 1)[None])
+                                             for k, v in zip(state.keys, state.values)])
+    ids = state.batch.input_ids[packing.example, packing.index][None]
+    handlers: dict[str, list] = {}
+    for edit in interventions:
+        handlers.setdefault(edit.site, []).append(edit)
+    dtype = state.resid.dtype
+    with torch.enable_grad() if grad else torch.no_grad(), hm.hooks(handlers), \
+            hm._start_from(f"resid_pre.{state.layer}", begin, None):
+        out = hm.model(input_ids=ids.to(device), attention_mask=packing.mask(dtype, device),
+                       position_ids=packing.position_ids.to(device), past_key_values=cache,
+                       use_cache=cache is not None, logits_to_keep=packing.last.to(device))
+    return out.logits[0]
