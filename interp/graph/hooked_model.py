@@ -233,10 +233,10 @@ class HookedModel:
         grad: bool = False,
         cache_grad: bool = False,
         padding_side: str = "right",
+        keep_kv: bool = False,
     ) -> RunOutput:
         """Run the model once with interventions applied and the requested sites cached.
 
-        keep_kv: bool = False,
         - ``interventions``: objects with a ``site`` and ``__call__(activation, context)``
           (see :mod:`interp.interventions`); several compose in execution order.
         - ``cache``: site names to keep, each the value the model actually used (after any
@@ -246,14 +246,14 @@ class HookedModel:
         - ``start_at=(site, activations)``: resume from cached activations at ``embed``,
           ``resid_pre.L`` or ``resid_post.L``; layers before it are not run.
         - ``grad``: build an autograd graph (for training interventions such as DAS).
-        """
-        batch = self._batch(inputs, padding_side)
-        handlers, store = self.handler_table(batch, interventions, cache, cache_grad=cache_grad)
         - ``keep_kv``: also return every layer's keys and values (``out.key_values``), from which
           :meth:`resume` can finish later runs of the same inputs (Hugging Face causal LMs only).
-        stop = self._stop_binding(stop_at, logits, handlers)
+        """
         if keep_kv and not self.can_resume:
             raise InputError(f"keep_kv=True needs {self._resume_requirement()}")
+        batch = self._batch(inputs, padding_side)
+        handlers, store = self.handler_table(batch, interventions, cache, cache_grad=cache_grad)
+        stop = self._stop_binding(stop_at, logits, handlers)
         needs_eager = any(b.name.startswith("pattern.") for b in handlers)
         with ExitStack() as stack:
             stack.enter_context(torch.enable_grad() if grad else torch.no_grad())
