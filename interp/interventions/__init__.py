@@ -12,7 +12,7 @@
 Each is an ``nn.Module`` with a small config: ``save(folder)`` writes JSON + safetensors,
 :func:`load` reads it back without unpickling. Several interventions apply in graph order.
 Sweeps over layers × positions: :func:`patch_sweep`; its first-order estimate:
-:func:`attribution_patch`; steering while generating: :func:`generate`.
+:func:`attribution_patch` (its top-k checked by :func:`verify_top_k`); steering while generating: :func:`generate`.
 """
 
 from interp.interventions.ablate import Ablate
@@ -28,9 +28,10 @@ from interp.interventions.source import Source
 from interp.interventions.steer import Steer
 from interp.interventions.subspace import Subspace
 from interp.interventions.sweep import SweepResult, patch_sweep, serial_patch_sweep
+from interp.interventions.verify import verify_top_k
 
 __all__ = [
     "DAS", "Ablate", "Apply", "BoundlessDAS", "Generation", "Intervention", "Patch", "ScaleHeads", "Source", "Steer",
     "Subspace", "SweepResult", "attribution_patch", "generate", "load", "patch_sweep", "serial_patch_sweep",
-    "spearman",
+    "spearman", "verify_top_k",
 ]
