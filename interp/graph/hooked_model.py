@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from interp.errors import InputError, SiteError
 from interp.graph.adapters import Dims, Layout, build_bindings, layout_for
 from interp.graph.bindings import Binding
-from interp.graph.inputs import Batch, Inputs, tokenize
+from interp.graph.inputs import Batch, Inputs, check_fits, tokenize
 from interp.graph.runner import Handler, StopForward, _input_set, attached
 from interp.graph.sites import LAYER_KINDS, READ_ONLY_KINDS, canonical_names, nearest, parse_site
 
@@ -218,8 +218,11 @@ class HookedModel:
 
     # ----------------------------------------------------------------- running
     def tokenize(self, inputs: Inputs, padding_side: str = "right") -> Batch:
-        """Tokenise text (or wrap ids) into a :class:`Batch` that knows where real tokens are."""
-        return tokenize(self.tokenizer, inputs, padding_side)
+        """Tokenise text (or wrap ids) into a :class:`Batch` that knows where real tokens are.
+
+        Inputs longer than the model's context, or token ids outside its vocabulary, are an
+        :class:`InputError` here, before any forward pass."""
+        return check_fits(tokenize(self.tokenizer, inputs, padding_side), self.config)
 
     def run(
         self,

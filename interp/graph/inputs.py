@@ -91,6 +91,35 @@ class Batch:
 Inputs = str | Sequence[str] | Tensor | Mapping[str, Tensor] | Batch
 
 
+def check_fits(batch: Batch, config, new_tokens: int = 0) -> Batch:
+    """Raise :class:`InputError` unless ``batch`` (plus ``new_tokens`` to generate) fits the model's context
+    and every token id is in its vocabulary; checked before any forward pass.
+
+    >>> from types import SimpleNamespace
+    >>> config = SimpleNamespace(max_position_embeddings=4, vocab_size=10)
+    >>> check_fits(Batch(torch.tensor([[1, 2, 3, 4, 5]]), torch.ones(1, 5, dtype=torch.long)), config)
+    ... # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    interp.errors.InputError: the inputs are 5 tokens long (example 0), but the model's context holds 4 ...
+    """
+    context = getattr(config, "max_position_embeddings", None)
+    if isinstance(context, int) and batch.width + new_tokens > context:
+        longest = int(batch.lengths.argmax())
+        grown = f" + {new_tokens} new tokens" if new_tokens else ""
+        raise InputError(
+            f"the inputs are {batch.width} tokens long{grown} (example {longest}), but the model's context holds "
+            f"{context} (max_position_embeddings); shorten them"
+        )
+    vocab = getattr(config, "vocab_size", None)
+    if isinstance(vocab, int) and batch.input_ids.numel():
+        real = batch.input_ids[batch.attention_mask.bool()]
+        bad = real[(real < 0) | (real >= vocab)]
+        if bad.numel():
+            raise InputError(f"token ids {sorted(set(bad.tolist()))[:5]} are outside the vocabulary "
+                             f"(0..{vocab - 1})")
+    return batch
+
+
 def tokenize(tokenizer, inputs: Inputs, padding_side: str = "right") -> Batch:
     """Turn text(s), token ids, a tokenizer output or a :class:`Batch` into a :class:`Batch`."""
     if isinstance(inputs, Batch):

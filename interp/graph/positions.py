@@ -39,6 +39,8 @@ def _relative_rows(spec: PositionSpec, batch: Batch) -> list[list[int]]:
         return [[-1] for _ in lengths]
     if isinstance(spec, str):
         raise InputError(f"unknown position selector {spec!r}; use 'last', 'all', an int, a slice or a list")
+    if isinstance(spec, bool):
+        raise InputError(f"a position must be an integer token index, not {spec!r}")
     if isinstance(spec, int):
         return [[spec] for _ in lengths]
     if isinstance(spec, slice):
@@ -46,17 +48,27 @@ def _relative_rows(spec: PositionSpec, batch: Batch) -> list[list[int]]:
         if len({len(r) for r in rows}) != 1:
             raise InputError(f"positions {spec} select different numbers of tokens per example: {rows}")
         return rows
-    if isinstance(spec, Tensor):
+    if isinstance(spec, Tensor) or type(spec).__module__ == "numpy":  # tensors, numpy arrays and scalars
         spec = spec.tolist()
         if isinstance(spec, int):
             return [[spec] for _ in lengths]
+    if not isinstance(spec, Sequence):
+        raise InputError(f"unknown position selector {spec!r} ({type(spec).__name__}); use 'last', 'all', an int, "
+                         "a slice or a list")
     entries = list(spec)
     if len(entries) != len(lengths):
         raise InputError(f"per-example positions have {len(entries)} entries for a batch of {len(lengths)}")
-    rows = [[int(e)] if isinstance(e, int) else [int(i) for i in e] for e in entries]
+    rows = [[_integer(e)] if not isinstance(e, Sequence) else [_integer(i) for i in e] for e in entries]
     if len({len(r) for r in rows}) != 1:
         raise InputError(f"per-example position lists must be equally long; got {rows}")
     return rows
+
+
+def _integer(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) and not (isinstance(value, Tensor) and value.ndim == 0
+                                                                        and not value.is_floating_point()):
+        raise InputError(f"a position must be an integer token index, not {value!r} ({type(value).__name__})")
+    return int(value)
 
 
 def resolve_positions(spec: PositionSpec, batch: Batch) -> Tensor:

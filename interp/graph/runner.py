@@ -28,7 +28,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from interp.errors import SiteError
+from interp.errors import InputError, SiteError
 from interp.graph.bindings import Binding
 
 
@@ -115,6 +115,10 @@ def _dispatch(
         for handler in handlers:
             result = handler(act, context)
             if result is not None and result is not act:
+                if not isinstance(result, Tensor) or result.shape != act.shape:
+                    got = list(result.shape) if isinstance(result, Tensor) else type(result).__name__
+                    raise InputError(f"a handler at {binding.name!r} returned {got}; it must return None or a "
+                                     f"tensor of the activation's shape {list(act.shape)}")
                 act, changed = result, True
         if changed:
             if binding.write is None:

@@ -223,3 +223,13 @@ def check_width(name: str, tensor: Tensor, expected: tuple[int, ...] | None, sit
         raise InputError(
             f"{name} has shape {list(tensor.shape)}, but {site} needs trailing dims {list(expected)}"
         )
+
+def check_real(name: str, tensor: Tensor) -> Tensor:
+    """A vector or basis must hold real numbers with data: floating-point or integer values are cast
+    to the activation's dtype and device when applied; complex, boolean or ``meta`` tensors are an error."""
+    if tensor.is_complex() or tensor.dtype == torch.bool:
+        raise InputError(f"{name} has dtype {tensor.dtype}; it must hold real numbers (a floating-point or "
+                         "integer tensor, cast to the activation's dtype when applied)")
+    if tensor.device.type == "meta":
+        raise InputError(f"{name} is on the meta device and has no values")
+    return tensor

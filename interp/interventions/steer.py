@@ -21,9 +21,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from interp.errors import InputError
 from interp.graph.inputs import Batch
 from interp.interventions import positions as P
-from interp.interventions.base import Intervention, check_width
+from interp.interventions.base import Intervention, check_real, check_width, site_shape
 
 
 class Steer(Intervention):
@@ -35,7 +36,7 @@ class Steer(Intervention):
     def __init__(self, site: str, vector: Tensor, alpha: float = 1.0, positions: P.PositionSpec | None = None,
                  *, heads: list[int] | None = None):
         super().__init__(site, positions, heads)
-        self.vector = torch.as_tensor(vector).detach()
+        self.vector = check_real("the steering vector", torch.as_tensor(vector).detach())
         self.alpha = float(alpha)
 
     @classmethod
@@ -50,6 +51,12 @@ class Steer(Intervention):
 
     def prepare(self, hm, batch: Batch, idx: Tensor | None) -> dict:
         check_width("the steering vector", self.vector, self.slot_shape(hm), self.site)
+        shape = site_shape(hm, self.site)
+        if shape is not None:
+            selected = shape if self.heads is None else (len(self.heads), *shape[1:])
+            if self.vector.ndim > len(selected) or _broadcast(self.vector.shape, selected) != selected:
+                raise InputError(f"the steering vector has shape {list(self.vector.shape)}, but one slot of "
+                                 f"{self.site} has shape {list(selected)}; give one vector per slot")
         return {}
 
     def edit(self, selected: Tensor, prepared: dict) -> Tensor:
@@ -71,3 +78,10 @@ def mean_activation(hm, site: str, prompts: Sequence[str], read: str = "last") -
                                                                        *[1] * (acts.ndim - 2))
         return (acts * mask).sum((0, 1)) / mask.sum()
     raise ValueError(f"read must be 'last' or 'mean', not {read!r}")
+
+
+def _broadcast(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...] | None:
+    try:
+        return tuple(torch.broadcast_shapes(a, b))
+    except RuntimeError:
+        return None
