@@ -29,6 +29,9 @@ unit is written at once to ``DIR/units/`` (one file per unit, atomically; see
 ``DIR/directions/TASK/METHOD[-control]/SITE.safetensors`` (:func:`load_directions` gives them
 back as :class:`~interp.interventions.Subspace` objects); a rerun into the same folder skips the
 units already there, so an interrupted run resumes without losing or repeating finished units.
+Each unit is a pure function of the model, the encoded pairs and the unit (:func:`run_unit`), so
+units run anywhere: ``executor="local"`` (in this process, the default) or on a Ray cluster
+(``executor=RayExecutor(address="auto")``, see :mod:`interp.exec`), with the same tables.
 At the end ``results.csv``, ``summary.csv`` and ``meta.json`` are written (``meta.json`` last).
 
 **Tables.** ``results``: one row per unit, position and metric (``odds_ratio``, ``iia``,
@@ -129,7 +132,6 @@ class _Task:
     control_train: Any
     control_test: Any
     digest: str
-    clean: dict = field(default_factory=dict)  # control flag -> [n, 2] base log-probs
 
 
 def _load_tasks(suite: Any, tasks: Sequence[str] | None, seed: int, n_train: int, n_test: int) -> dict:
@@ -301,7 +303,33 @@ def results_table(records: list[dict], model: str, suite: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
-# ------------------------------------------------------------------------------ the sweep
+# ------------------------------------------------------------------------------ one unit
+@dataclass(frozen=True)
+class Unit:
+    """One unit of the sweep: a task at a site, one method, on the task or the control labels."""
+
+    task: str
+    layer: int
+    site: str
+    method: str
+    control: bool
+
+    @property
+    def key(self) -> str:
+        return f"{self.task}/{self.site}/{self.method}/{'control' if self.control else 'task'}"
+
+
+@dataclass
+class Sweep:
+    """What every unit reads (sent once to each worker): the encoded tasks and the settings."""
+
+    tasks: dict[str, _Task]
+    seed: int
+    das: dict
+    max_rows: int
+    model: tuple[str, str | None]  # (name, revision) of the driver's model: workers must load the same
+
+
 def _directions(hm, method: str, task: _Task, data, site: str, layer: int, seed: int, das: dict,
                 activations_of: Callable[[], tuple[Tensor, Tensor]]) -> Tensor | None:
     """``[P, d, k]`` bases of ``method`` for every span (None: vanilla)."""
@@ -324,6 +352,59 @@ def _directions(hm, method: str, task: _Task, data, site: str, layer: int, seed:
                                        seed=seed) for p in range(len(task.spans))])[..., None]
 
 
+def run_unit(worker, unit: Unit) -> tuple[dict, Tensor | None]:
+    """The unit's record (per-example scores) and its directions ``[P, d, k]`` (None: vanilla).
+
+    A pure function of the model, the sweep's data and the unit (so it runs on any worker, in any
+    order, with the same result). The direction methods other than DAS never see the labels, so
+    the control unit reuses the task unit's directions; ``worker.memo`` computes the training
+    activations of a task at a site, those directions and the clean log-probs once per worker.
+    """
+    from interp.methods import activations, base_logprobs, score
+
+    hm, sweep = worker.model, worker.shared
+    if (hm.name, hm.revision) != sweep.model:
+        raise InputError(f"the worker loaded {hm.name} (revision {hm.revision}) but the sweep's model is "
+                         f"{sweep.model[0]} (revision {sweep.model[1]}): the model spec must load the same model")
+    task, site, method = sweep.tasks[unit.task], unit.site, unit.method
+    started = time.perf_counter()
+
+    def activations_of():
+        return worker.memo(("activations", task.name, site), lambda: activations(hm, task.train, site))
+
+    if method == "das":
+        train = task.control_train if unit.control else task.train
+        bases = _directions(hm, method, task, train, site, unit.layer, sweep.seed, sweep.das, activations_of)
+    else:
+        bases = worker.memo(("directions", task.name, site, method), lambda: _directions(
+            hm, method, task, task.train, site, unit.layer, sweep.seed, sweep.das, activations_of))
+    test = task.control_test if unit.control else task.test
+    clean = worker.memo(("clean", task.name, unit.control), lambda: base_logprobs(hm, test))
+    scores = score(hm, test, site, [None] * len(task.spans) if bases is None else list(bases),
+                   max_rows=sweep.max_rows, clean=clean)
+    record = {"task": task.name, "method": method, "layer": unit.layer, "site": site, "control": unit.control,
+              "positions": list(task.spans), "odds_ratio": scores.odds_ratio.double().tolist(),
+              "iia": scores.iia.int().tolist(), "behaviour": scores.behaviour.int().tolist(),
+              "task_digest": task.digest, "das": sweep.das if method == "das" else None, "directions": None,
+              "seconds": round(time.perf_counter() - started, 3)}
+    return record, bases
+
+
+# ------------------------------------------------------------------------------ the sweep
+def _finished(log: UnitLog | None, units: list[Unit], plan: dict[str, _Task], das: dict, out) -> dict[str, dict]:
+    """Units already in the log (checked against the current pairs and DAS settings)."""
+    done = {}
+    for unit in units:
+        if log is None or not log.done(unit.key):
+            continue
+        record = log.read(unit.key)
+        if record.get("task_digest") != plan[unit.task].digest or (unit.method == "das" and record.get("das") != das):
+            raise InputError(f"{out}: unit {unit.key} was computed from other pairs or DAS settings; use a new "
+                             "--out folder")
+        done[unit.key] = record
+    return done
+
+
 def causal_efficacy(hm, suite: Any, methods: str | Sequence[str] | None = None, layers: Any = None,
                     positions: Sequence[int] | str | None = None, *, tasks: Sequence[str] | None = None,
                     control: bool = True, control_labels: Sequence[str] = CONTROL_LABELS,
@@ -332,7 +413,8 @@ def causal_efficacy(hm, suite: Any, methods: str | Sequence[str] | None = None, 
                     das_batch_size: int = 4, das_lr: float = 5e-3, das_warmup: float = 0.1, das_rank: int = 1,
                     n_boot: int = 1000, max_rows: int = 256, progress: bool = False,
                     on_unit: Callable[[dict], None] | None = None, command: list[str] | None = None,
-                    suite_name: str | None = None) -> CausalEfficacyResult:
+                    suite_name: str | None = None, executor: Any = "local",
+                    model_spec: Any = None) -> CausalEfficacyResult:
     """Run the CausalGym protocol on ``hm``: every task × layer × method (× control), all spans.
 
     ``suite``: a CausalGym template file or folder, ``builtin:NAME``, or a dict of
@@ -343,10 +425,17 @@ def causal_efficacy(hm, suite: Any, methods: str | Sequence[str] | None = None, 
     sampling of pairs, DAS initialisation and order, and the random directions. ``control_labels``:
     the control task's labels for the two types (CausalGym's `` dog`` / `` give``).
 
+    ``executor``: where the units run — ``"local"`` (this process, the default), ``"ray"`` (a local
+    or the current Ray cluster) or an :class:`interp.exec.Executor` such as
+    ``RayExecutor(address="auto", num_workers=8)``; units run elsewhere load the model from
+    ``model_spec`` (default ``hm.spec``, recorded by :func:`interp.load` and
+    :func:`interp.models.tiny`). Whatever runs them, this process alone writes the output folder,
+    and the tables are the same.
+
     Everything is validated (methods, layers, sites, tasks, single-token labels, also the control
     labels) before the first forward pass. ``on_unit(record)`` is called after each newly finished unit.
     """
-    from interp.methods import activations, base_logprobs, score
+    from interp.exec import ExecutorError, LocalExecutor, ModelSpec, get_executor
 
     methods = parse_methods(methods)
     layer_list = parse_layers(layers, hm.n_layers)
@@ -359,13 +448,16 @@ def causal_efficacy(hm, suite: Any, methods: str | Sequence[str] | None = None, 
                          f"n_test={n_test})")
     for layer in layer_list:
         _check_site(hm, f"{site_kind}.{layer}", methods)
+    runner = get_executor(executor)
+    remote = not isinstance(runner, LocalExecutor)
+    spec = ModelSpec.required(hm if model_spec is None else model_spec) if remote else None
     splits = _load_tasks(suite, tasks, seed, n_train, n_test)
     if not splits:
         raise SuiteError(f"{_suite_name(suite)}: the suite has no tasks")
     control_labels = tuple(control_labels) if control else None
     if control_labels is not None and len(control_labels) != 2:
         raise InputError(f"control_labels must be two labels, one per type; got {control_labels!r}")
-    plan = [_encode(hm, s, positions, control_labels) for s in splits.values()]
+    plan = {task.name: task for task in (_encode(hm, s, positions, control_labels) for s in splits.values())}
     model = str(getattr(hm, "name", type(hm).__name__))
     suite_name = suite_name or _suite_name(suite)
     das = {"steps": das_steps, "batch_size": das_batch_size, "lr": das_lr, "warmup": das_warmup, "rank": das_rank}
@@ -377,84 +469,56 @@ def causal_efficacy(hm, suite: Any, methods: str | Sequence[str] | None = None, 
     log = UnitLog(out, {k: v for k, v in settings.items() if k != "das"}) if out is not None else None
 
     sides = [False, True] if control else [False]
-    total = len(plan) * len(layer_list) * len(methods) * len(sides)
+    units = [Unit(name, layer, f"{site_kind}.{layer}", method, is_control) for name in plan for layer in layer_list
+             for method in methods for is_control in sides]
+    finished = _finished(log, units, plan, das, out)
+    todo = [unit for unit in units if unit.key not in finished]
+    sweep = Sweep(plan, seed, das, max_rows, (model, getattr(hm, "revision", None)))
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, disable=not progress, desc="causal efficacy", unit="unit", file=sys.stderr)
-    records, bases_in_memory = [], {}
+    bar = tqdm(total=len(units), initial=len(finished), disable=not progress, desc="causal efficacy", unit="unit",
+               file=sys.stderr)
+    bases_in_memory = {}
+    stream = runner.map(run_unit, todo, model=spec if remote else hm, shared=sweep)
     try:
-        for task in plan:
-            for layer in layer_list:
-                site = f"{site_kind}.{layer}"
-                cache: dict[str, Any] = {}
-
-                def activations_of(task=task, site=site, cache=cache):
-                    if "acts" not in cache:
-                        cache["acts"] = activations(hm, task.train, site)
-                    return cache["acts"]
-
-                for method in methods:
-                    for is_control in sides:
-                        key = f"{task.name}/{site}/{method}/{'control' if is_control else 'task'}"
-                        bar.set_postfix_str(key, refresh=False)
-                        if log is not None and log.done(key):
-                            record = log.read(key)
-                            if record.get("task_digest") != task.digest or (method == "das" and record.get(
-                                    "das") != das):
-                                raise InputError(f"{out}: unit {key} was computed from other pairs or DAS "
-                                                 "settings; use a new --out folder")
-                            records.append(record)
-                            bar.update()
-                            continue
-                        started = time.perf_counter()
-                        train = task.control_train if is_control else task.train
-                        test = task.control_test if is_control else task.test
-                        if method != "das" and method in cache:
-                            bases = cache[method]  # the direction methods see the same activations either way
-                        else:
-                            bases = _directions(hm, method, task, train, site, layer, seed, das, activations_of)
-                            if method != "das":
-                                cache[method] = bases
-                        if is_control not in task.clean:
-                            task.clean[is_control] = base_logprobs(hm, test)
-                        scores = score(hm, test, site, [None] * len(task.spans) if bases is None else list(bases),
-                                       max_rows=max_rows, clean=task.clean[is_control])
-                        record = {"task": task.name, "method": method, "layer": layer, "site": site,
-                                  "control": is_control, "positions": list(task.spans),
-                                  "odds_ratio": scores.odds_ratio.double().tolist(),
-                                  "iia": scores.iia.int().tolist(), "behaviour": scores.behaviour.int().tolist(),
-                                  "task_digest": task.digest, "das": das if method == "das" else None,
-                                  "directions": None}
-                        if bases is not None:
-                            bases_in_memory[key] = bases
-                            if out is not None:
-                                side = "-control" if is_control else ""
-                                relative = Path("directions") / task.name / f"{method}{side}" / f"{site}.safetensors"
-                                save_directions(out / relative, bases, site, task.spans, task=task.name,
-                                                method=method, layer=layer, control=is_control)
-                                record["directions"] = relative.as_posix()
-                        record["seconds"] = round(time.perf_counter() - started, 3)
-                        if log is not None:
-                            log.write(key, record)
-                        record = {"key": key, **record}
-                        records.append(record)
-                        bar.update()
-                        if on_unit is not None:
-                            on_unit(record)
+        for unit, (record, bases) in stream:
+            key = unit.key
+            bar.set_postfix_str(key, refresh=False)
+            if key in finished:
+                raise ExecutorError(f"unit {key} came back twice")  # executors yield each unit once
+            if bases is not None:
+                bases_in_memory[key] = bases
+                if out is not None:
+                    side = "-control" if unit.control else ""
+                    relative = Path("directions") / unit.task / f"{unit.method}{side}" / f"{unit.site}.safetensors"
+                    save_directions(out / relative, bases, unit.site, plan[unit.task].spans, task=unit.task,
+                                    method=unit.method, layer=unit.layer, control=unit.control)
+                    record["directions"] = relative.as_posix()
+            if log is not None:
+                log.write(key, record)
+            finished[key] = record = {"key": key, **record}
+            bar.update()
+            if on_unit is not None:
+                on_unit(record)
     finally:
+        stream.close()
         bar.close()
+        if runner is not executor:  # made here from a name: release its workers
+            runner.close()
 
+    records = [finished[unit.key] for unit in units]
     results = results_table(records, model, suite_name)
     summary = summarize(records, model=model, suite=suite_name, n_boot=n_boot, seed=seed)
     result = CausalEfficacyResult(results, summary, records, out, [], bases_in_memory)
     if out is not None:
         from interp.eval.output import run_metadata
 
+        tasks_run = list(plan.values())
         meta = run_metadata(hm, seed=seed, command=command, evaluator="causalgym", suite=suite_name,
-                            suite_hash=hashlib.sha256("".join(t.digest for t in plan).encode()).hexdigest()[:16],
-                            tasks=[t.name for t in plan], spans={t.name: t.spans for t in plan}, methods=methods,
-                            layers=layer_list, site_kind=site_kind, control=control, n_train=n_train,
-                            n_test=n_test, das=das if "das" in methods else None, n_boot=n_boot)
+                            suite_hash=hashlib.sha256("".join(t.digest for t in tasks_run).encode()).hexdigest()[:16],
+                            tasks=[t.name for t in tasks_run], spans={t.name: t.spans for t in tasks_run},
+                            methods=methods, layers=layer_list, site_kind=site_kind, control=control,
+                            n_train=n_train, n_test=n_test, das=das if "das" in methods else None, n_boot=n_boot)
         result.paths = write_run(out, results, summary, meta)
     return result
 
@@ -465,5 +529,5 @@ def write_run(out: Path, results: pd.DataFrame, summary: pd.DataFrame, meta: dic
     return write(out, results, summary, meta)
 
 
-__all__ = ["CausalEfficacyResult", "causal_efficacy", "load_directions", "parse_layers", "parse_methods",
-           "results_table", "save_directions"]
+__all__ = ["CausalEfficacyResult", "Sweep", "Unit", "causal_efficacy", "load_directions", "parse_layers",
+           "parse_methods", "results_table", "run_unit", "save_directions"]

@@ -133,7 +133,10 @@ def load(
         model.to(device)
     model.eval().requires_grad_(False)
     name = EMBEDDED_NAME if name_or_path in DEFAULT_NAMES else str(name_or_path)
-    return HookedModel(model, tokenizer, name=name, revision=resolved_revision)
+    hm = HookedModel(model, tokenizer, name=name, revision=resolved_revision)
+    hm.spec = {"loader": "load", "name_or_path": name_or_path, "dtype": str(dtype).removeprefix("torch."),
+               "device": str(device), "revision": revision, **(placement or {})}  # to load it again (interp.exec)
+    return hm
 
 
 def place(model, device_map: str | dict = "auto", max_memory: dict | None = None,

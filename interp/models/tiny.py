@@ -109,4 +109,7 @@ def tiny(family: str = "llama", *, seed: int = 0, attn_implementation: str = "sd
         torch.manual_seed(seed)
         model = AutoModelForCausalLM.from_config(config)
     model.eval().requires_grad_(False)
-    return HookedModel(model, tokenizer, name=f"tiny-{family}", revision=f"seed={seed}")
+    hm = HookedModel(model, tokenizer, name=f"tiny-{family}", revision=f"seed={seed}")
+    hm.spec = {"loader": "tiny", "family": family, "seed": seed, "attn_implementation": attn_implementation,
+               **overrides}  # to load it again in another process (interp.exec)
+    return hm
