@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import interp
+from interp.errors import InputError
 from interp.interventions import DAS, Patch, Subspace
 from interp.methods import PairData, activations, score, train_das, train_das_reference
 
@@ -130,3 +131,46 @@ def test_from_encoded_pairs_of_the_suites():
     assert data.source_positions[0].tolist() == [encoded[0].positions(k)[1] for k in data.names]
     assert data.base_labels.tolist() == [encoded[0].base_label_id, encoded[1].base_label_id]
     assert score(hm, data, "resid_pre.1", None).odds_ratio.shape == (len(data.names), 2)
+
+
+@pytest.mark.parametrize("padding_side", ["right", "left"])
+def test_packed_rows_equal_full_intervened_runs(tiny_hm, padding_side):
+    """Each packed row (only its tokens from the edit on, the base's keys/values before) gives the
+    logits of the full intervened run of its example, on every family and either padding."""
+    from interp.methods.packed import PackedInterchange, Packing, base_state, packed_last_logits
+    from interp.methods.rows import RowInterchange
+
+    hm = tiny_hm
+    batch = hm.tokenize(["The key to the cabinets", "A dog", "The dogs near the old house"], padding_side)
+    examples = torch.tensor([0, 1, 2, 2, 0, 1])
+    starts = batch.offsets[examples] + torch.tensor([1, 0, 2, -1, -1, 1]) % batch.lengths[examples]
+    generator = torch.Generator().manual_seed(0)
+    source = torch.randn(len(examples), hm.d_model, generator=generator)
+    basis = torch.linalg.qr(torch.randn(len(examples), hm.d_model, 2, generator=generator)).Q
+    for site in ("resid_pre.1", "mlp_out.1"):
+        packing = Packing(batch, examples, starts)
+        assert packing.tokens == int((batch.last_index[examples] - starts + 1).sum())
+        state = base_state(hm, batch, layer=1)
+        packed = packed_last_logits(hm, state, packing, [PackedInterchange(site, packing, source, basis)])
+        rows = hm.tokenize([batch.texts[i] for i in examples.tolist()], padding_side)
+        full = hm.run(rows, interventions=[RowInterchange(site, starts, source, basis)]).last_logits
+        torch.testing.assert_close(packed, full, atol=1e-5, rtol=1e-5)
+        assert not torch.allclose(full, hm.run(rows).last_logits, atol=1e-3)  # the edit did something
+
+
+def test_packed_and_full_row_training_agree():
+    hm = interp.models.tiny("neox")
+    data = pairs(hm)
+    kwargs = dict(steps=5, batch_size=3, lr=5e-2, seed=3)
+    packed = train_das(hm, data, "resid_post.0", packed=True, **kwargs)
+    full = train_das(hm, data, "resid_post.0", packed=False, **kwargs)
+    torch.testing.assert_close(packed.losses, full.losses, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(packed.bases, full.bases, atol=1e-5, rtol=1e-5)
+    assert train_das(hm, data, "resid_post.0", steps=0).losses.shape == (0, 2)
+
+
+def test_packed_training_needs_a_site_inside_a_layer():
+    hm = interp.models.tiny("gpt2")
+    with pytest.raises(InputError, match="packed training needs"):
+        train_das(hm, pairs(hm), "embed", packed=True, steps=1)
+    assert train_das(hm, pairs(hm), "embed", steps=1).losses.shape == (1, 2)  # full rows from the start

@@ -21,11 +21,14 @@ DAS(site='resid_pre.1', dim=64, rank=1, rotation=[64, 1])
 
 Why it is fast (vs one full forward per step per position, as pyvene-based training does):
 
-- the frozen prefix runs once: ``resid_pre.L`` of every base and the site's activations of every
-  source are cached before training; each step resumes at layer ``L``;
+- the frozen prefix runs once: the sources' site values and the bases' ``resid_pre.L`` (with
+  every layer's keys and values) are cached before training; each step resumes at layer ``L``;
 - the positions of one layer train together: each step stacks ``batch_size × P`` rows, each row
   carrying its own position's DAS (their parameters are disjoint and Adam is per-parameter, so
   this equals training them one by one);
+- a row recomputes only the tokens its edit can change (from its position on); the base's keys
+  and values stand in for the tokens before, and the rows are packed end to end into one
+  sequence, no padding (:mod:`interp.methods.packed`; models without a KV cache run full rows);
 - only the last prompt token is unembedded, and the backward pass computes gradients for the
   DAS parameters only (never for the frozen weights).
 
@@ -102,17 +105,27 @@ def _optimiser(dases: list[DAS], lr: float, steps: int, warmup: float):
 
 
 def train_das(hm, data: PairData, site: str, *, rank: int = 1, steps: int = 100, batch_size: int = 4,
-              lr: float = 5e-3, warmup: float = 0.1, seed: int = 0, positions: list[int] | None = None) -> DASResult:
+              lr: float = 5e-3, warmup: float = 0.1, seed: int = 0, positions: list[int] | None = None,
+              packed: bool | None = None) -> DASResult:
     """Train one DAS per position column of ``data`` (or those in ``positions``) at ``site``, together.
 
     ``site``: a per-token vector site of one layer (e.g. ``resid_pre.L``, ``resid_post.L``,
     ``attn_out.L``). Returns plain :class:`interp.interventions.DAS` objects: use them with
     ``das.using(source=..., positions=..., source_positions=...)`` or score them with
     :func:`interp.methods.score`.
+
+    ``packed``: run each step as one packed sequence of the tokens an edit can change
+    (:mod:`interp.methods.packed`; default when the model takes a KV cache), or as full base
+    rows resumed at ``resid_pre.L`` (``False``). Both give the same losses up to float rounding.
     """
     if positions is not None:
         data = data.subset(range(data.n), positions)
     n_pos, start_site = data.n_positions, prefix_site(hm, site)
+    can_pack = start_site is not None and packable(hm)
+    if packed and not can_pack:
+        raise InputError(f"packed training needs a Hugging Face causal LM that takes a KV cache and a site inside a "
+                         f"layer; {hm.name} at {site!r} does not allow it: use packed=None or False")
+    use_packed = can_pack and packed is not False
     dases = _new_das(hm, site, rank, seed, n_pos)
     params, optimiser, scheduler = _optimiser(dases, lr, steps, warmup)
 
@@ -123,7 +136,7 @@ def train_das(hm, data: PairData, site: str, *, rank: int = 1, steps: int = 100,
     source_values = source_acts[source_rows, data.absolute("source").to(source_acts.device)]  # [n, P, d]
     del source_acts
     base_index = data.absolute("base")  # [n, P]
-    if start_site and packable(hm):
+    if use_packed:
         forward = _packed_forward(hm, data, site, start_site)
     else:
         forward = _resumed_forward(hm, data, site, start_site)
