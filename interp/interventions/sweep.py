@@ -112,7 +112,7 @@ def _plan(hm, base, source, kind, layers, positions, source_positions, per_head=
     base_batch, source_batch = hm.tokenize(base), hm.tokenize(source)
     if base_batch.size != source_batch.size:
         raise InputError(f"{base_batch.size} base examples but {source_batch.size} sources; pair them one to one")
-    layers = list(range(hm.n_layers)) if layers is None else [int(layer) % hm.n_layers for layer in layers]
+    layers = list(range(hm.n_layers)) if layers is None else [hm.binding(f"{kind}.{int(x)}").layer for x in layers]
     if positions is None:
         positions = list(range(int(base_batch.lengths.min())))
     positions = list(positions)
