@@ -100,6 +100,9 @@ def minimal(evaluation: str = "", top: str = 'out = "o"\nmodels = ["default"]\n'
     ('out = "o"\nmodels = ["default"]\n[[evaluations]]\nevaluator = "syntaxgym"\nsuite = "nowhere.json"\n',
      "evaluations[0].suite: nowhere.json: no such file"),
     ('out = "o"\nmodels = ["default"]\n', "evaluations: missing"),
+    (minimal(top='out = "o"\nexecutor = "slurm"\nmodels = ["default"]\n'), "executor: must be \"local\", \"ray\""),
+    (minimal(top='out = "o"\nexecutor = {name = "ray", workers = 2}\nmodels = ["default"]\n'),
+     "executor: RayExecutor.__init__() got an unexpected keyword argument 'workers'"),
     ('out = "o"\nmodels = ["default"\n', "not valid TOML"),
 ])
 def test_a_bad_spec_names_the_key_and_value(text, message):

@@ -7,6 +7,9 @@ A paper's tables and figures regenerate from one committed spec (``interp run SP
     out = "runs/agreement"                           # required (``interp run --out`` overrides it)
     seeds = [0, 1]                                   # default [0]; CausalGym only (SyntaxGym is deterministic)
     figures = true                                   # default true: combined figures in OUT/figures/
+    executor = "local"                               # where CausalGym units run: "local", "ray", or a table
+                                                     # {name = "ray", address = "auto", num_workers = 8};
+                                                     # an evaluation may set its own
 
     models = ["default"]                             # a list of names, or tables:
     [[models]]
@@ -498,15 +501,33 @@ def executor_supported() -> bool:
     return "executor" in inspect.signature(causal_efficacy).parameters
 
 
+def make_executor(value: str | dict[str, Any] | None) -> Any:
+    """``"local"`` / ``"ray"`` / ``{name = "ray", address = "auto", num_workers = 8}`` -> an executor."""
+    from interp.exec import get_executor
+
+    if isinstance(value, dict):
+        return get_executor(value["name"], **{k: v for k, v in value.items() if k != "name"})
+    return get_executor(value or "local")
+
+
 def _check_executor(value: Any, where: str, place: str) -> None:
+    """An executor name, or a table with ``name`` and the executor's options (``address``, ``num_workers``)."""
     if value is None:
         return
-    if not isinstance(value, (str, dict)):
-        raise InputError(f"{where}: {place}: must be an executor name (\"local\", \"ray\") or a table, not {value!r}")
-    if value != "local" and not executor_supported():
+    names = ("local", "ray")
+    name = value.get("name") if isinstance(value, dict) else value
+    if not isinstance(name, str) or name not in names:
+        raise InputError(f"{where}: {place}: must be \"local\", \"ray\" or a table such as "
+                         f"{{name = \"ray\", address = \"auto\", num_workers = 8}}, not {value!r}")
+    if name != "local" and not executor_supported():
         raise InputError(f"{where}: {place}: this version of interp runs causal-efficacy units in-process only; "
                          "remove the executor setting (or set it to \"local\")")
+    if isinstance(value, dict):
+        try:  # unknown options fail here, before loading (connecting to Ray waits for the first unit)
+            make_executor(value)
+        except (InterpError, TypeError) as error:
+            raise InputError(f"{where}: {place}: {error}") from None
 
 
 __all__ = ["CAUSALGYM_DEFAULTS", "DAS_DEFAULTS", "EVALUATORS", "Evaluation", "Experiment", "ModelSpec", "Run",
-           "SYNTAXGYM_DEFAULTS", "executor_supported", "slug", "suite_hash"]
+           "SYNTAXGYM_DEFAULTS", "executor_supported", "make_executor", "slug", "suite_hash"]

@@ -39,7 +39,7 @@ from typing import Any
 import pandas as pd
 
 from interp.errors import InputError
-from interp.eval.experiment import Experiment, Run, executor_supported
+from interp.eval.experiment import Experiment, Run, executor_supported, make_executor
 from interp.eval.output import atomic_write_text, run_metadata, write_run
 
 RUN_RECORD = "experiment_run.json"
@@ -109,14 +109,18 @@ def _check_layers(hm, runs: list[Run]) -> None:
                 raise InputError(f"evaluation {run.evaluation.name!r} on {run.model.label}: layers: {error}") from None
 
 
-def _run_causalgym(hm, spec: Experiment, run: Run, folder: Path, progress: bool, command: list[str]) -> None:
+def _run_causalgym(hm, spec: Experiment, run: Run, folder: Path, progress: bool, command: list[str],
+                   executors: dict[str, Any]) -> None:
     from interp.eval.causal_efficacy import causal_efficacy
 
     options, das = run.evaluation.options, run.evaluation.options["das"]
     kwargs: dict[str, Any] = {}
-    executor = options["executor"] if options["executor"] is not None else spec.executor
-    if executor is not None and executor_supported():
-        kwargs["executor"] = executor
+    setting = options["executor"] if options["executor"] is not None else spec.executor
+    if setting is not None and executor_supported():
+        key = json.dumps(setting, sort_keys=True)
+        if key not in executors:  # one executor (e.g. one set of Ray actors) per setting, for every run
+            executors[key] = make_executor(setting)
+        kwargs["executor"] = executors[key]
     causal_efficacy(hm, run.evaluation.suite, options["methods"], options["layers"], options["positions"],
                     tasks=options["tasks"], control=options["control"],
                     control_labels=tuple(options["control_labels"]), site_kind=options["site"], seed=run.seed,
@@ -159,6 +163,7 @@ def run_experiment(spec: Experiment, *, progress: bool = False, command: list[st
     for run in plan:
         groups.setdefault((run.model.label, run.revision), []).append(run)
     ran, skipped = [], []
+    executors: dict[str, Any] = {}
     for (label, revision), runs in groups.items():
         todo = [run for run in runs if not is_finished(out, run)]
         skipped += [run.folder for run in runs if run not in todo]
@@ -171,7 +176,7 @@ def run_experiment(spec: Experiment, *, progress: bool = False, command: list[st
             say(f"running {run.folder}")
             folder = run_folder(out, run)
             if run.evaluation.evaluator == "causalgym":
-                _run_causalgym(hm, spec, run, folder, progress, command)
+                _run_causalgym(hm, spec, run, folder, progress, command, executors)
             else:
                 _run_syntaxgym(hm, run, folder, command)
             record = {"columns": run.columns(), "config": run.config(), "model_revision": hm.revision,
