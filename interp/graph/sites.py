@@ -59,11 +59,34 @@ def parse_site(name: str) -> SiteName:
         return SiteName("module", None, match["module"], match["io"])
     if match := _LAYER_SITE.match(name):
         return SiteName(match["kind"], int(match["layer"]), None, None)
+    guess = _guess(name)
     raise SiteError(
-        f"{name!r} is not a site name. Use a canonical site such as 'resid_post.3' or 'z.0' "
+        f"{name!r} is not a site name{f'; did you mean {guess!r}?' if guess else '.'} "
+        "Use a canonical site such as 'resid_post.3' or 'z.0' "
         f"(kinds: {', '.join(GLOBAL_KINDS_BEFORE + LAYER_KINDS + GLOBAL_KINDS_AFTER)}) "
         "or a module path with ':input' or ':output', e.g. 'model.layers.3.mlp:output'."
     )
+
+
+_LOOSE_SITE = re.compile(r"^\s*(?P<kind>[A-Za-z_ -]*[A-Za-z])[^A-Za-z0-9-]*(?P<layer>-?\d+)?\s*$")
+
+
+def _guess(name: str) -> str | None:
+    """The canonical name a malformed one probably meant (``"Resid-Post 3"`` -> ``"resid_post.3"``)."""
+    if ":" in name:  # a module path with a misspelt side
+        module, _, io = name.rpartition(":")
+        close = difflib.get_close_matches(io.strip().lower(), ["input", "output"], n=1, cutoff=0.6)
+        return f"{module.strip()}:{close[0]}" if close and _MODULE_SITE.match(f"{module.strip()}:{close[0]}") else None
+    match = _LOOSE_SITE.match(name)
+    if not match:
+        return None
+    kind = re.sub(r"[ -]+", "_", match["kind"].strip().lower())
+    layer = match["layer"]
+    kinds = LAYER_KINDS if layer is not None else GLOBAL_KINDS_BEFORE + GLOBAL_KINDS_AFTER
+    close = difflib.get_close_matches(kind, kinds, n=1, cutoff=0.6)
+    if not close:
+        return None
+    return close[0] if layer is None else f"{close[0]}.{int(layer)}"
 
 
 def canonical_names(n_layers: int, kinds: tuple[str, ...] = LAYER_KINDS) -> list[str]:
