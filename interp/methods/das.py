@@ -90,6 +90,7 @@ def _new_das(hm, site: str, rank: int, seed: int, count: int) -> list[DAS]:
 def _width(hm, site: str) -> int:
     from interp.interventions.base import site_shape
 
+    hm.binding(site)  # an unknown or misspelt site: a SiteError with the close matches
     shape = site_shape(hm, site)
     if shape is None or len(shape) != 1:
         raise InputError(f"DAS training here needs a site with one vector per token (resid_*, attn_out, "

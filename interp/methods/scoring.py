@@ -31,6 +31,7 @@ from torch import Tensor
 
 from interp.errors import InputError
 from interp.graph.inputs import Batch
+from interp.interventions.base import site_shape
 from interp.methods.pairs import PairData
 from interp.methods.rows import RowInterchange, last_logprobs, prefix_site
 
@@ -89,6 +90,11 @@ def score(hm, data: PairData, site: str, directions: Direction | Sequence[Direct
     if len(ranks) > 1:
         raise InputError(f"directions of different ranks {sorted(ranks)} cannot share one forward; score them "
                          "separately")
+    hm.binding(site)
+    width = (site_shape(hm, site) or (None,))[-1]
+    wrong = sorted({b.shape[0] for b in bases if b is not None and width is not None and b.shape[0] != width})
+    if wrong:  # before any forward
+        raise InputError(f"directions have width {wrong[0]}, but {site} has width {width}")
     start_site = prefix_site(hm, site)
     cached = [start_site] if start_site else []
     run = hm.run(data.base, cache=cached, logits=False) if start_site else None

@@ -1,0 +1,428 @@
+"""Every bad input we try, and the error it gets: a clear ``InterpError`` that names what is wrong,
+raised before any work (no forward pass on the model, no output folder).
+
+``CASES`` is the table; ``tests/BAD_INPUTS.md`` is the same table as markdown, kept in sync by
+:func:`test_the_markdown_table_is_in_sync`. After adding a case, regenerate it with::
+
+    .venv/bin/python tests/test_bad_inputs.py
+
+CLI cases (area ``cli``) call ``interp.cli.main([...])``: it must return 2 and print the message
+on stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+import torch
+
+import interp
+import interp.cli
+from interp.errors import InputError, InterpError, ModelLoadError, SiteError, SuiteError
+from interp.eval import causal_efficacy, syntaxgym
+from interp.interventions import DAS, Ablate, Patch, ScaleHeads, Steer, Subspace, generate, load, patch_sweep
+from interp.methods import PairData, find_direction, score, train_das
+from interp.suites import causalgym
+from interp.suites import syntaxgym as sg_suites
+from interp.suites.formula import parse_formula
+
+HERE = Path(__file__).parent
+MARKDOWN = HERE / "BAD_INPUTS.md"
+FIXTURES = HERE / "fixtures"
+BASE = ["The key to the cabinets", "The dog near the houses"]
+SOURCE = ["The keys to the cabinet", "The dogs near the house"]
+TASK = {"agr": {
+    "templates": ["The {subject} near the {object}"], "label": "subject", "result_prepend_space": True,
+    "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},
+    "variables": {"subject": {"sg": ["dog", "key", "author"], "pl": ["dogs", "keys", "authors"]},
+                  "object": ["house", "table", "forest", "door"]}}}
+SMALL = dict(n_train=4, n_test=2, n_boot=10, control_labels=(" dog", " house"))
+
+
+class CliError(Exception):
+    """``interp ...`` returned exit status 2; the message is what it printed on stderr."""
+
+
+@dataclass
+class Case:
+    area: str  # graph | interventions | suites | methods | evaluators | models | cli
+    name: str  # the bad input, in words
+    trigger: Callable[[Any], Any]
+    error: type[BaseException]
+    message: str  # a regex the message must match
+
+
+def cli(*argv: str) -> None:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = interp.cli.main(list(argv))
+        except SystemExit as exit_:  # argparse's own usage errors
+            code = exit_.code
+    if code != 2:
+        raise AssertionError(f"interp {' '.join(argv)} returned {code}, not 2")
+    raise CliError(err.getvalue().strip())
+
+
+def write(c, name: str, content: Any) -> Path:
+    path = c.tmp / name
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+def syntaxgym_raw() -> dict:
+    return json.loads((FIXTURES / "syntaxgym_agreement.json").read_text())
+
+
+def mutated_suite(c, change: Callable[[dict], Any]) -> Path:
+    raw = syntaxgym_raw()
+    change(raw)
+    return write(c, "suite.json", raw)
+
+
+def task_with(**changes) -> dict:
+    return {"agr": {**TASK["agr"], **changes}}
+
+
+def pair_data(c, **changes) -> PairData:
+    kwargs = dict(base_positions=[[1], [1]], source_positions=[[1], [1]], base_labels=[" is", " is"],
+                  source_labels=[" are", " are"], base_types=["sg", "sg"])
+    return PairData.from_texts(c.hm, BASE, SOURCE, **{**kwargs, **changes})
+
+
+def steer(vector: torch.Tensor, **kwargs) -> Steer:
+    return Steer("resid_post.0", vector, **kwargs)
+
+
+def run_with(c, *interventions, inputs=BASE):
+    return c.hm.run(inputs, interventions=list(interventions))
+
+
+CASES: list[Case] = [
+    # ---------------------------------------------------------------- graph: sites, inputs, runs
+    Case("graph", "misspelt site", lambda c: c.hm.run("The keys", cache=["resid_pst.1"]),
+         SiteError, r"unknown site 'resid_pst.1'; did you mean 'resid_post.1'"),
+    Case("graph", "site without its dot", lambda c: c.hm.run("The keys", cache=["resid_post1"]),
+         SiteError, r"not a site name; did you mean 'resid_post.1'"),
+    Case("graph", "site with capitals and a dash", lambda c: c.hm.run("The keys", cache=["Resid-Post.1"]),
+         SiteError, r"did you mean 'resid_post.1'"),
+    Case("graph", "module path with a misspelt side", lambda c: c.hm.run("x", cache=["model.layers.0.mlp:outptu"]),
+         SiteError, r"did you mean 'model.layers.0.mlp:output'"),
+    Case("graph", "module path that does not exist", lambda c: c.hm.run("x", cache=["model.layers.0.mlpp:output"]),
+         SiteError, r"no module 'model.layers.0.mlpp'.*model.layers.0.mlp"),
+    Case("graph", "layer out of range", lambda c: c.hm.run("The keys", cache=["resid_post.7"]),
+         SiteError, r"layer 7 of site 'resid_post.7' is out of range: tiny-llama has 2 layers \(0..1"),
+    Case("graph", "negative layer out of range", lambda c: c.hm.run("The keys", cache=["z.-3"]),
+         SiteError, r"layer -3 .* out of range"),
+    Case("graph", "site the architecture lacks", lambda c: interp.models.tiny("neox").run("x", cache=["resid_mid.0"]),
+         SiteError, r"GPT-NeoX architecture has no 'resid_mid' sites.*parallel residual"),
+    Case("graph", "stop_at a misspelt site", lambda c: c.hm.run("The keys", stop_at="resid_pots.1"),
+         SiteError, r"did you mean 'resid_post.1'"),
+    Case("graph", "start_at a site a run cannot start from", lambda c: c.hm.run(
+        "The keys", start_at=("z.0", torch.zeros(1, 3, 4, 16))), SiteError, r"can start from .* not 'z.0'"),
+    Case("graph", "start_at activations of the wrong shape", lambda c: c.hm.run(
+        "The keys", start_at=("resid_pre.1", torch.zeros(1, 9, 64))), InputError,
+        r"start_at activations have shape \(1, 9, 64\), but the inputs are \[batch=1, pos="),
+    Case("graph", "hooks() on a misspelt site", lambda c: c.hm.hooks({"mlp_outt.0": lambda a, x: None}).__enter__(),
+         SiteError, r"did you mean 'mlp_out.0'"),
+    Case("graph", "text longer than the model's context", lambda c: c.hm.run("a " * 200),
+         InputError, r"inputs are \d+ tokens long .*context holds 128 \(max_position_embeddings\)"),
+    Case("graph", "token ids longer than the context", lambda c: c.hm.run(torch.zeros(1, 129, dtype=torch.long)),
+         InputError, r"129 tokens long .*context holds 128"),
+    Case("graph", "token ids outside the vocabulary", lambda c: c.hm.run(torch.tensor([[1, 2, 10**6]])),
+         InputError, r"token ids \[1000000\] are outside the vocabulary \(0..383\)"),
+    Case("graph", "negative token ids", lambda c: c.hm.run(torch.tensor([[1, -2]])),
+         InputError, r"token ids \[-2\] are outside the vocabulary"),
+    Case("graph", "floating-point token ids", lambda c: c.hm.run(torch.ones(1, 3)),
+         InputError, r"token ids must be integers"),
+    Case("graph", "token ids of three dims", lambda c: c.hm.run(torch.ones(1, 2, 3, dtype=torch.long)),
+         InputError, r"input_ids must be \[batch, pos\]"),
+    Case("graph", "empty list of inputs", lambda c: c.hm.run([]), InputError, r"non-empty list of strings"),
+    Case("graph", "attention mask with a hole", lambda c: c.hm.run(
+        {"input_ids": torch.ones(1, 3, dtype=torch.long), "attention_mask": torch.tensor([[1, 0, 1]])}),
+        InputError, r"one contiguous run of real tokens"),
+    Case("graph", "unknown padding side", lambda c: c.hm.run(["a", "b c"], padding_side="middle"),
+         InputError, r"padding_side must be 'left' or 'right', not 'middle'"),
+    Case("graph", "writing the read-only pattern site", lambda c: run_with(
+        c, SimpleNamespace(site="pattern.0", __call__=None)), SiteError, r"'pattern.0' is read-only"),
+    Case("graph", "an intervention without a site", lambda c: run_with(c, lambda act, ctx: act),
+         InputError, r"needs a 'site' attribute"),
+    # ---------------------------------------------------------------- interventions
+    Case("interventions", "position out of range", lambda c: run_with(
+        c, Patch("resid_post.0", c.src.cache, positions=[1, 40])), InputError,
+        r"position 40 is out of range for example 1, which has \d+ tokens"),
+    Case("interventions", "position that is a float", lambda c: run_with(c, steer(torch.ones(64), positions=1.5)),
+         InputError, r"unknown position selector 1.5 \(float\)"),
+    Case("interventions", "per-example position that is a float", lambda c: run_with(
+        c, steer(torch.ones(64), positions=[1, 2.0])), InputError, r"must be an integer token index, not 2.0"),
+    Case("interventions", "unknown position selector", lambda c: run_with(c, steer(torch.ones(64), positions="first")),
+         InputError, r"unknown position selector 'first'"),
+    Case("interventions", "one position list per example, wrong count", lambda c: run_with(
+        c, steer(torch.ones(64), positions=[1, 2, 3])), InputError, r"3 entries for a batch of 2"),
+    Case("interventions", "source positions out of range", lambda c: run_with(
+        c, Patch("resid_post.0", c.src.cache, positions="last", source_positions=12)), InputError,
+        r"resid_post.0 source positions: position 12 is out of range"),
+    Case("interventions", "base and source batches of different sizes", lambda c: run_with(
+        c, Patch("resid_post.0", c.src.cache["resid_post.0"][:1].repeat(3, 1, 1), "last")), InputError,
+        r"source batch has 3 examples but the base batch has 2"),
+    Case("interventions", "source activations of another site's width", lambda c: run_with(
+        c, Patch("resid_post.0", c.src.cache["z.1"], positions="last")), InputError,
+        r"source activation has shape \[2, 1, 4, 16\], but resid_post.0 needs trailing dims \[64\]"),
+    Case("interventions", "source cache without the site", lambda c: Patch("resid_post.1", c.src.cache),
+         SiteError, r"source cache has no 'resid_post.1'; it holds \['resid_post.0', 'v.0', 'z.1'\]"),
+    Case("interventions", "patching every position of unequal lengths", lambda c: run_with(
+        c, Patch("resid_post.0", c.src.cache["resid_post.0"][:, :5])), InputError, r"choose positions"),
+    Case("interventions", "steering vector of the wrong width", lambda c: run_with(c, steer(torch.ones(65))),
+         InputError, r"steering vector has shape \[65\], but resid_post.0 needs trailing dims \[64\]"),
+    Case("interventions", "steering vector with an extra dim", lambda c: run_with(c, steer(torch.ones(3, 64))),
+         InputError, r"steering vector has shape \[3, 64\], but one slot of resid_post.0 has shape \[64\]"),
+    Case("interventions", "complex steering vector", lambda c: steer(torch.ones(64, dtype=torch.complex64)),
+         InputError, r"dtype torch.complex64; it must hold real numbers"),
+    Case("interventions", "boolean steering vector", lambda c: steer(torch.ones(64, dtype=torch.bool)),
+         InputError, r"dtype torch.bool; it must hold real numbers"),
+    Case("interventions", "steering vector on the meta device", lambda c: steer(torch.ones(64, device="meta")),
+         InputError, r"on the meta device and has no values"),
+    Case("interventions", "complex subspace basis", lambda c: Subspace("resid_post.0", torch.eye(64, 2).cfloat()),
+         InputError, r"the basis has dtype torch.complex64"),
+    Case("interventions", "subspace basis that is not orthonormal", lambda c: Subspace(
+        "resid_post.0", torch.ones(64, 2)), InputError, r"must be orthonormal"),
+    Case("interventions", "subspace basis of the wrong width", lambda c: run_with(
+        c, Subspace("resid_post.0", torch.ones(32, 1) / 32**0.5, c.src.cache, "last")), InputError,
+        r"basis has width 32, but resid_post.0 activations have width 64"),
+    Case("interventions", "DAS of the wrong width", lambda c: run_with(c, DAS("resid_post.0", 32, 2, c.src.cache,
+                                                                               "last")), InputError, r"dim=32"),
+    Case("interventions", "DAS of rank 0", lambda c: DAS("resid_post.0", 64, 0), InputError, r"rank"),
+    Case("interventions", "head index out of range", lambda c: run_with(c, ScaleHeads("z.1", {4: 0.0})),
+         InputError, r"head index \[4\] out of range: z.1 has 4 heads \(0..3\)"),
+    Case("interventions", "key/value head out of range (GQA)", lambda c: run_with(c, ScaleHeads("v.0", {2: 0.0})),
+         InputError, r"v.0 has 2 key/value heads"),
+    Case("interventions", "heads on a site without heads", lambda c: run_with(
+        c, Patch("resid_post.0", c.src.cache, "last", heads=[0])), SiteError, r"needs a per-head site"),
+    Case("interventions", "empty head list", lambda c: Patch("z.0", None, heads=[]), InputError,
+         r"heads=\[\] selects nothing"),
+    Case("interventions", "unknown ablation", lambda c: Ablate("resid_post.0", "median"), InputError,
+         r"unknown ablation"),
+    Case("interventions", "resample ablation without a reference", lambda c: Ablate("resid_post.0", "resample"),
+         InputError, r"needs reference"),
+    Case("interventions", "malformed site in a constructor", lambda c: Patch("resid post 0", None),
+         SiteError, r"not a site name; did you mean 'resid_post.0'"),
+    Case("interventions", "loading a folder that holds no intervention", lambda c: load(c.tmp),
+         InputError, r"is not a saved intervention: it needs config.json and tensors.safetensors"),
+    Case("interventions", "patch_sweep over a layer the model lacks", lambda c: patch_sweep(
+        c.hm, BASE, SOURCE, layers=[5]), SiteError, r"layer 5 of site 'resid_pre.5' is out of range"),
+    Case("interventions", "patch_sweep with unpaired bases and sources", lambda c: patch_sweep(
+        c.hm, BASE, SOURCE[:1]), InputError, r"2 base examples but 1 sources"),
+    Case("interventions", "patch_sweep of an unknown kind", lambda c: patch_sweep(c.hm, BASE, SOURCE, kind="resid"),
+         SiteError, r"unknown site 'resid.0'; did you mean"),
+    Case("interventions", "patch_sweep position out of range", lambda c: patch_sweep(
+        c.hm, BASE, SOURCE, positions=[30]), InputError, r"position 30 is out of range"),
+    Case("interventions", "generate with an unknown 'where'", lambda c: generate(c.hm, "The", where="prompts"),
+         InputError, r"where must be one of 'prompt', 'new', 'all', not 'prompts'"),
+    Case("interventions", "generate past the model's context", lambda c: generate(c.hm, "a " * 60,
+                                                                                  max_new_tokens=100),
+         InputError, r"tokens long \+ 100 new tokens .*context holds 128"),
+    Case("interventions", "generate with a misspelt site", lambda c: generate(
+        c.hm, "The", interventions=[steer(torch.ones(64)).using(site="resid_pots.0")]), SiteError,
+        r"did you mean 'resid_post.0'"),
+    # ---------------------------------------------------------------- suites
+    Case("suites", "SyntaxGym file that is not JSON", lambda c: sg_suites.load(write(c, "suite.json", '{"items": [}')),
+         SuiteError, r"suite.json: not valid JSON \(line 1, column"),
+    Case("suites", "SyntaxGym file that does not exist", lambda c: sg_suites.load(c.tmp / "nope.json"),
+         SuiteError, r"no such file"),
+    Case("suites", "SyntaxGym suite without items", lambda c: sg_suites.load(
+        mutated_suite(c, lambda r: r.pop("items"))), SuiteError, r"suite.json: field 'items' is missing"),
+    Case("suites", "SyntaxGym suite with an empty item list", lambda c: sg_suites.load(
+        mutated_suite(c, lambda r: r.update(items=[]))), SuiteError, r"suite.json.*items"),
+    Case("suites", "SyntaxGym formula that does not parse", lambda c: sg_suites.load(mutated_suite(
+        c, lambda r: r["predictions"][0].update(formula="(4;%match_sing%) < < (4;%mismatch_sing%)"))),
+        SuiteError, r"suite.json: prediction 0, field 'formula'.*character 19"),
+    Case("suites", "SyntaxGym formula naming an unknown condition", lambda c: sg_suites.load(mutated_suite(
+        c, lambda r: r["predictions"][0].update(formula="(4;%match_sing%) < (4;%nope%)"))),
+        SuiteError, r"unknown condition 'nope'"),
+    Case("suites", "SyntaxGym formula naming an unknown region", lambda c: sg_suites.load(mutated_suite(
+        c, lambda r: r["predictions"][0].update(formula="(9;%match_sing%) < (4;%match_sing%)"))),
+        SuiteError, r"unknown region 9"),
+    Case("suites", "SyntaxGym formula that is Python code", lambda c: sg_suites.load(mutated_suite(
+        c, lambda r: r["predictions"][0].update(formula="__import__('os').system('true')"))),
+        SuiteError, r"prediction 0, field 'formula'"),
+    Case("suites", "SyntaxGym items with inconsistent conditions", lambda c: sg_suites.load(mutated_suite(
+        c, lambda r: r["items"][1]["conditions"].pop())), SuiteError, r"item 2.*field 'conditions'.*missing"),
+    Case("suites", "SyntaxGym region without content", lambda c: sg_suites.load(mutated_suite(
+        c, lambda r: r["items"][0]["conditions"][0]["regions"][0].pop("content"))), SuiteError,
+        r"item 1.*field 'content' is missing"),
+    Case("suites", "SyntaxGym unknown metric", lambda c: sg_suites.load(mutated_suite(
+        c, lambda r: r["meta"].update(metric="average"))), SuiteError, r"field 'meta.metric'.*'average'"),
+    Case("suites", "formula with an unknown operator", lambda c: parse_formula("(1;%a%) >= (1;%b%)"),
+         SuiteError, r"character 9"),
+    Case("suites", "CausalGym templates that are not JSON", lambda c: causalgym.read_templates(
+        write(c, "t.json", "{")), SuiteError, r"t.json: not valid JSON"),
+    Case("suites", "CausalGym task with three types", lambda c: causalgym.read_templates(write(
+        c, "t.json", task_with(labels={"a": ["x"], "b": ["y"], "c": ["z"]}))), SuiteError,
+        r"t.json: task 'agr'.*field 'labels': must have exactly two keys"),
+    Case("suites", "CausalGym template using an unknown variable", lambda c: causalgym.read_templates(write(
+        c, "t.json", task_with(templates=["The {subject} {verb}"]))), SuiteError, r"uses \{verb\}"),
+    Case("suites", "CausalGym task without labels", lambda c: causalgym.read_templates(write(
+        c, "t.json", {"agr": {k: v for k, v in TASK["agr"].items() if k != "labels"}})), SuiteError,
+        r"task 'agr'.*field 'labels'"),
+    Case("suites", "CausalGym row with a missing field", lambda c: causalgym.load_rows(write(
+        c, "rows.json", [{"base": ["The"], "src": ["A"], "task": "t"}])), SuiteError,
+        r"rows.json: row 0 \(task 't'\): field '\w+' is missing"),
+    Case("suites", "CausalGym row whose sides do not align", lambda c: causalgym.load_rows(write(
+        c, "rows.json", [{"base": ["The", " dog"], "src": ["The"], "base_type": "a", "src_type": "b",
+                          "base_label": " is", "src_label": " are", "task": "t"}])), SuiteError,
+        r"fields 'base' and 'src' must align"),
+    Case("suites", "unknown built-in suite", lambda c: sg_suites.load("builtin:nope"), SuiteError, r"nope"),
+    # ---------------------------------------------------------------- methods
+    Case("methods", "unknown direction method", lambda c: find_direction(
+        "pcaa", torch.randn(4, 8), torch.randn(4, 8), [0, 1, 0, 1]), InputError, r"pcaa"),
+    Case("methods", "direction from a single type", lambda c: find_direction(
+        "mean", torch.randn(4, 8), torch.randn(4, 8), ["a"] * 4, ["a"] * 4), InputError, r"two types"),
+    Case("methods", "pairs with more labels than examples", lambda c: pair_data(
+        c, base_labels=[" is", " is", " is"]), InputError, r"2 base examples, but \{'base_labels': 3\}"),
+    Case("methods", "multi-token label", lambda c: pair_data(c, base_labels=[" give", " is"]),
+         InputError, r"' give'"),
+    Case("methods", "DAS at a misspelt site", lambda c: train_das(c.hm, pair_data(c), "resid_pots.0", steps=1),
+         SiteError, r"did you mean 'resid_post.0'"),
+    Case("methods", "scoring a direction of the wrong width", lambda c: score(
+        c.hm, pair_data(c), "resid_post.0", torch.ones(32) / 32**0.5), InputError, r"32"),
+    Case("methods", "scoring more directions than positions", lambda c: score(
+        c.hm, pair_data(c), "resid_post.0", [None, None]), InputError, r"2 directions for 1 positions"),
+    # ---------------------------------------------------------------- evaluators
+    Case("evaluators", "causal_efficacy: unknown method", lambda c: causal_efficacy(
+        c.hm, c.templates, methods=["dasx"], out=c.out, **SMALL), InputError, r"unknown method 'dasx'.*das, probe"),
+    Case("evaluators", "causal_efficacy: layers outside the model", lambda c: causal_efficacy(
+        c.hm, c.templates, layers="0:30:2", out=c.out, **SMALL), InputError, r"outside the model.*2 layers"),
+    Case("evaluators", "causal_efficacy: unknown site kind", lambda c: causal_efficacy(
+        c.hm, c.templates, site_kind="z", out=c.out, **SMALL), InputError, r"site_kind must be one of"),
+    Case("evaluators", "causal_efficacy: unknown task", lambda c: causal_efficacy(
+        c.hm, c.templates, tasks=["nope"], out=c.out, **SMALL), SuiteError, r"no task"),
+    Case("evaluators", "causal_efficacy: empty suite", lambda c: causal_efficacy(
+        c.hm, write(c, "empty.json", "{}"), out=c.out, **SMALL), SuiteError, r"empty.json"),
+    Case("evaluators", "causal_efficacy: multi-token label", lambda c: causal_efficacy(
+        c.hm, write(c, "multi.json", task_with(labels={"sg": ["gives"], "pl": ["are"]})), out=c.out, **SMALL),
+        InputError, r"'agr'.*' gives' is \d+ tokens"),
+    Case("evaluators", "causal_efficacy: multi-token control label", lambda c: causal_efficacy(
+        c.hm, c.templates, out=c.out, **{**SMALL, "control_labels": (" dog", " give")}), InputError,
+        r"' give' is \d+ tokens.*control"),
+    Case("evaluators", "causal_efficacy: three control labels", lambda c: causal_efficacy(
+        c.hm, c.templates, out=c.out, **{**SMALL, "control_labels": (" dog", " house", " car")}), InputError,
+        r"control_labels must be two labels"),
+    Case("evaluators", "causal_efficacy: too few pairs", lambda c: causal_efficacy(
+        c.hm, c.templates, out=c.out, **{**SMALL, "n_train": 1}), InputError, r"at least 2 training"),
+    Case("evaluators", "causal_efficacy: span that no pair has", lambda c: causal_efficacy(
+        c.hm, c.templates, positions=[9], out=c.out, **SMALL), InputError, r"span \[9\] not usable"),
+    Case("evaluators", "syntaxgym: BOS token not in the vocabulary", lambda c: syntaxgym(
+        c.hm, FIXTURES / "syntaxgym_agreement.json", bos="<nope>"), InputError, r"BOS token '<nope>'"),
+    Case("evaluators", "syntaxgym: suite file missing", lambda c: syntaxgym(c.hm, c.tmp / "none.json"),
+         SuiteError, r"no such file"),
+    # ---------------------------------------------------------------- models
+    Case("models", "a model that is not causal", lambda c: interp.load(str(c.encoder_dir)),
+         ModelLoadError, r"not a causal language model"),
+    Case("models", "a directory without config.json", lambda c: interp.load(str(c.tmp)),
+         ModelLoadError, r"has no config.json"),
+    Case("models", "a GGUF file that does not exist", lambda c: interp.load(str(c.tmp / "m.gguf")),
+         ModelLoadError, r"does not exist"),
+    Case("models", "device and device_map together", lambda c: interp.load(str(c.tmp), device="cuda",
+                                                                            device_map="auto"),
+         ModelLoadError, r"either device='cuda' or device_map='auto'"),
+    # ---------------------------------------------------------------- cli
+    Case("cli", "causalgym --methods with an unknown method", lambda c: cli(
+        "causalgym", "--model", str(c.tmp / "no-model"), "--suite", str(c.templates), "--methods", "das,foo",
+        "--out", str(c.out)), CliError, r"interp causalgym: error: unknown method 'foo'"),
+    Case("cli", "causalgym --suite that does not exist", lambda c: cli(
+        "causalgym", "--model", str(c.tmp / "no-model"), "--suite", str(c.tmp / "none.json"), "--out", str(c.out)),
+        CliError, r"error: .*none.json.*no such file"),
+    Case("cli", "causalgym --tasks naming no task", lambda c: cli(
+        "causalgym", "--model", str(c.tmp / "no-model"), "--suite", str(c.templates), "--tasks", "nope",
+        "--out", str(c.out)), CliError, r"no task 'nope'; the tasks are: agr"),
+    Case("cli", "causalgym --model that does not exist", lambda c: cli(
+        "causalgym", "--model", str(c.tmp / "m.gguf"), "--suite", str(c.templates), "--out", str(c.out)),
+        CliError, r"interp causalgym: error: GGUF file .*m.gguf' does not exist"),
+    Case("cli", "syntaxgym with a malformed suite", lambda c: cli(
+        "syntaxgym", str(write(c, "bad.json", "{")), "--model", str(c.tmp / "no-model"), "--out", str(c.out)),
+        CliError, r"interp syntaxgym: error: .*bad.json: not valid JSON"),
+    Case("cli", "an unknown --dtype", lambda c: cli("sites", "--dtype", "float8"), CliError,
+         r"invalid choice: 'float8'"),
+]
+
+
+@pytest.fixture(scope="module")
+def context(tmp_path_factory):
+    from transformers import DistilBertConfig, DistilBertModel
+
+    hm = interp.models.tiny("llama")
+    src = hm.run(SOURCE, cache=["resid_post.0", "z.1", "v.0"])
+    encoder_dir = tmp_path_factory.mktemp("encoder")
+    DistilBertModel(DistilBertConfig(vocab_size=32, dim=16, n_layers=1, n_heads=2,
+                                     hidden_dim=32)).save_pretrained(encoder_dir)
+    interp.models.tiny_tokenizer().save_pretrained(encoder_dir)
+    templates = tmp_path_factory.mktemp("suite") / "agr.json"
+    templates.write_text(json.dumps(TASK))
+    calls: list[int] = []
+    handle = hm.model.register_forward_pre_hook(lambda *args: calls.append(1))
+    yield SimpleNamespace(hm=hm, src=src, encoder_dir=encoder_dir, templates=templates, calls=calls)
+    handle.remove()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.area}: {c.name}" for c in CASES])
+def test_bad_input_gets_a_clear_error_before_any_work(case, context, tmp_path):
+    hm = context.hm
+    ctx = SimpleNamespace(**vars(context), tmp=tmp_path, out=tmp_path / "out")
+    context.calls.clear()
+    hooks = interp.graph.count_hooks(hm.model)
+    with pytest.raises(case.error) as caught:
+        case.trigger(ctx)
+    message = str(caught.value)
+    assert re.search(case.message, message, re.S), f"{message!r} does not match {case.message!r}"
+    if case.error is not CliError:
+        assert isinstance(caught.value, InterpError)
+    assert context.calls == [], "the model ran before the bad input was reported"
+    assert not ctx.out.exists(), "an output folder was created before the bad input was reported"
+    assert interp.graph.count_hooks(hm.model) == hooks
+
+
+def test_every_area_is_covered():
+    assert {c.area for c in CASES} == {"graph", "interventions", "suites", "methods", "evaluators", "models", "cli"}
+    names = [(c.area, c.name) for c in CASES]
+    assert len(names) == len(set(names))
+
+
+def render() -> str:
+    lines = [
+        "# Bad inputs and the errors they get",
+        "",
+        "Generated from `CASES` in `tests/test_bad_inputs.py` (regenerate: `.venv/bin/python "
+        "tests/test_bad_inputs.py`).",
+        "Each case is a test: the error type must match, the message must match the pattern, and nothing ran",
+        "before it (no forward pass on the model, no output folder, no hook left behind). CLI cases return",
+        "exit status 2 and print `interp COMMAND: error: MESSAGE` on stderr.",
+        "",
+        f"{len(CASES)} cases.",
+        "",
+        "| area | bad input | error | message matches |",
+        "|---|---|---|---|",
+    ]
+    for case in CASES:
+        error = "exit 2" if case.error is CliError else case.error.__name__
+        pattern = case.message.replace("|", r"\|")
+        lines.append(f"| {case.area} | {case.name} | `{error}` | `{pattern}` |")
+    return "\n".join(lines) + "\n"
+
+
+def test_the_markdown_table_is_in_sync():
+    assert MARKDOWN.read_text(encoding="utf-8") == render(), "run: .venv/bin/python tests/test_bad_inputs.py"
+
+
+if __name__ == "__main__":
+    MARKDOWN.write_text(render(), encoding="utf-8")
+    print(f"wrote {MARKDOWN} ({len(CASES)} cases)", file=sys.stderr)
