@@ -18,7 +18,9 @@ one, log-probabilities over the full vocabulary at the last prompt token:
 (torch.Size([2, 1]), torch.Size([2, 1]), torch.Size([1]))
 
 Every position and direction is scored in one batched forward over the test split (``max_rows``
-rows at a time), resumed at the site's layer from the base run's cached prefix.
+rows at a time), resumed at the site's layer from the base run's cached prefix; on models that
+take a KV cache the rows are packed into one sequence of only the tokens each edit can change
+(:mod:`interp.methods.packed`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from torch import Tensor
 
 from interp.errors import InputError
 from interp.graph.inputs import Batch
+from interp.graph.sites import parse_site
 from interp.interventions.base import site_shape
+from interp.methods.packed import PackedInterchange, Packing, base_state, packable, packed_last_logits
 from interp.methods.pairs import PairData
 from interp.methods.rows import RowInterchange, last_logprobs, prefix_site
 
@@ -96,8 +100,6 @@ def score(hm, data: PairData, site: str, directions: Direction | Sequence[Direct
     if wrong:  # before any forward
         raise InputError(f"directions have width {wrong[0]}, but {site} has width {width}")
     start_site = prefix_site(hm, site)
-    cached = [start_site] if start_site else []
-    run = hm.run(data.base, cache=cached, logits=False) if start_site else None
     source_acts = hm.run(data.source, cache=[site], logits=False).cache[site]
     dim = source_acts.shape[-1]
     rank = ranks.pop() if ranks else 1
@@ -107,17 +109,29 @@ def score(hm, data: PairData, site: str, directions: Direction | Sequence[Direct
     full = torch.tensor([b is None for b in bases])
     source_values = source_acts[torch.arange(n, device=source_acts.device)[:, None],
                                 data.absolute("source").to(source_acts.device)]  # [n, P, d]
+    del source_acts
     base_index = data.absolute("base")
+    if start_site is not None and packable(hm):  # rows packed: only the tokens an edit can change
+        state = base_state(hm, data.base, parse_site(start_site).layer)
+
+        def last_logprobs_of(i: Tensor, p: Tensor) -> Tensor:
+            packing = Packing(data.base, i, base_index[i, p])
+            edit = PackedInterchange(site, packing, source_values[i, p], basis[p], full[p])
+            return packed_last_logits(hm, state, packing, [edit]).float().log_softmax(-1)
+    else:  # full rows, resumed at resid_pre.L when the model allows it
+        prefix = hm.run(data.base, cache=[start_site], logits=False).cache[start_site] if start_site else None
+
+        def last_logprobs_of(i: Tensor, p: Tensor) -> Tensor:
+            batch = Batch(data.base.input_ids[i], data.base.attention_mask[i])
+            edit = RowInterchange(site, base_index[i, p], source_values[i, p], basis[p], full[p])
+            return last_logprobs(hm, batch, [edit], start=None if prefix is None else (start_site, prefix[i]))
 
     rows = [(p, i) for p in range(n_pos) for i in range(n)]
     star = torch.empty(n_pos, n, 2)
     for chunk in range(0, len(rows), max_rows):
         part = torch.tensor(rows[chunk:chunk + max_rows])
         p, i = part[:, 0], part[:, 1]
-        batch = Batch(data.base.input_ids[i], data.base.attention_mask[i])
-        edit = RowInterchange(site, base_index[i, p], source_values[i, p], basis[p], full[p])
-        start = None if run is None else (start_site, run.cache[start_site][i])
-        logprobs = last_logprobs(hm, batch, [edit], start=start)
+        logprobs = last_logprobs_of(i, p)
         ids = torch.stack([data.base_labels[i], data.source_labels[i]], 1).to(logprobs.device)
         star[p, i] = logprobs.gather(1, ids).cpu()
     clean = base_logprobs(hm, data) if clean is None else clean
