@@ -142,7 +142,8 @@ def main() -> None:
     ratio = medians["pyvene (CausalGym)"] / medians["interp"]
     cpu_ratio = cpu_medians["pyvene (CausalGym)"] / cpu_medians["interp"]
     print(f"interp is {ratio:.1f}x faster in wall time ({cpu_ratio:.1f}x in process CPU time); max-over-positions "
-          f"odds-ratio {float(odds['interp'].max()):.2f} (interp) vs {float(odds['pyvene (CausalGym)'].max()):.2f} (pyvene)")
+          f"odds-ratio {float(odds['interp'].max()):.2f} (interp) vs "
+          f"{float(odds['pyvene (CausalGym)'].max()):.2f} (pyvene)")
     extra = {}
     if "interp (full rows)" in medians:
         extra["speedup_packed_vs_full_rows"] = round(medians["interp (full rows)"] / medians["interp"], 2)
