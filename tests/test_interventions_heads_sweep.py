@@ -188,21 +188,20 @@ def test_verify_top_k_errors():
 
 
 @pytest.mark.slow
-def test_top_attributed_heads_at_the_subject_are_large_exact_effects():
-    """SmolLM2-135M, number agreement: z heads at the subject token. Attribution's top-5 heads have
-    exact effects above the median exact effect of all 270 heads there, and verify_top_k's exact
-    values are the full per-head sweep's."""
-    hm = interp.load()
+def test_top_attributed_heads_at_the_subject_are_large_exact_effects(embedded):
+    """SmolLM2-135M, number agreement: z heads at the subject token of every third layer (90 heads).
+    Attribution's top-5 heads have exact effects above the median exact effect of all of them, its
+    ranking follows the exact one, and verify_top_k's exact values are the full per-head sweep's."""
+    hm = embedded
     metric = logit_diff(hm)
     base, source = ["The key to the cabinets"], ["The keys to the cabinet"]
-    subject = [1]  # " key" / " keys"
-    est = attribution_patch(hm, base, source, kind="z", positions=subject, per_head=True, metric=metric)
-    exact = patch_sweep(hm, base, source, kind="z", positions=subject, per_head=True, metric=metric)
+    grid = dict(kind="z", layers=range(0, hm.n_layers, 3), positions=[1], per_head=True, metric=metric)  # " key(s)"
+    est = attribution_patch(hm, base, source, **grid)
+    exact = patch_sweep(hm, base, source, **grid)
     effect = (exact.values - exact.clean)[..., 0]  # [layers, 1, heads]
-    assert est.values.shape == exact.values.shape == (hm.n_layers, 1, hm.n_heads, 1)
+    assert est.values.shape == exact.values.shape == (10, 1, hm.n_heads, 1)
     top = verify_top_k(hm, base, source, est, metric=metric, k=5)
     for row in top.itertuples():
-        assert row.exact == pytest.approx(float(effect[row.layer, 0, row.head]), abs=1e-4)
-    median = float(effect.abs().median())
-    assert top.exact.abs().min() > median
-    assert spearman(est.values[..., 0].abs(), effect.abs()) > 0.3
+        assert row.exact == pytest.approx(float(effect[row.layer // 3, 0, row.head]), abs=1e-4)
+    assert top.exact.abs().min() > float(effect.abs().median())
+    assert spearman(est.values[..., 0], effect) > 0.8
