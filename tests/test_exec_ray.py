@@ -1,0 +1,104 @@
+"""The Ray executor on a real local Ray cluster (127.0.0.1, 2 CPUs): the same tables as the local
+executor, and a worker killed mid-sweep costs only its unit (run again, nothing lost or repeated)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+import interp
+from interp.eval import causal_efficacy
+from interp.exec import RayExecutor
+
+ray = pytest.importorskip("ray", reason="the Ray executor tests need the `ray` extra (pip install 'interp[ray]')")
+pytestmark = pytest.mark.ray
+
+CONTROL = (" dog", " house")  # the tiny tokenizer has no single-token " give"
+TASK = {"agr": {
+    "templates": ["The {subject} near the {object}"], "label": "subject", "result_prepend_space": True,
+    "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},
+    "variables": {"subject": {"sg": ["dog", "key", "author"], "pl": ["dogs", "keys", "authors"]},
+                  "object": ["house", "table", "forest", "door"]}}}
+SWEEP = dict(methods=["das", "mean", "vanilla"], layers=[0, 1], n_train=6, n_test=8, das_steps=4, n_boot=50,
+             control_labels=CONTROL)
+N_UNITS = 3 * 2 * 2
+KEY_COLUMNS = ["task", "method", "layer", "position", "control", "metric"]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A head node on loopback with 2 CPUs, stopped (with its workers) after the module."""
+    ray.init(num_cpus=2, _node_ip_address="127.0.0.1", include_dashboard=False, logging_level="ERROR",
+             log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def executor(cluster):
+    """Two workers, each loading the tiny model once, kept across the module's sweeps (1 torch thread each)."""
+    with RayExecutor(num_workers=2, max_retries=2, threads=1) as executor:
+        yield executor
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("suite") / "agr.json"
+    path.write_text(json.dumps(TASK))
+    return path
+
+
+@pytest.fixture(scope="module")
+def hm():
+    return interp.models.tiny("llama")
+
+
+@pytest.fixture(scope="module")
+def local(hm, suite, tmp_path_factory):
+    """The reference, on one torch thread like each worker (sums over other thread counts may round
+    differently in the last bit)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return causal_efficacy(hm, suite, out=tmp_path_factory.mktemp("local"), **SWEEP)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_a_ray_sweep_writes_the_same_tables_as_the_local_one(hm, suite, local, executor, tmp_path):
+    finished = []
+    result = causal_efficacy(hm, suite, out=tmp_path, executor=executor, on_unit=finished.append, **SWEEP)
+    assert sorted(r["key"] for r in finished) == sorted(r["key"] for r in local.records)
+    assert len(set(executor.worker_pids)) == 2 and os.getpid() not in executor.worker_pids
+    pd.testing.assert_frame_equal(result.results, local.results)  # bit for bit
+    pd.testing.assert_frame_equal(result.summary, local.summary)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "results.csv"), pd.read_csv(local.out / "results.csv"))
+    assert len(list((tmp_path / "units").glob("*.json"))) == N_UNITS + 1
+    assert json.loads((tmp_path / "meta.json").read_text())["evaluator"] == "causalgym"
+
+
+def test_a_worker_killed_mid_sweep_costs_only_its_unit(hm, suite, local, executor, tmp_path):
+    started, retried = executor.started, executor.retried
+    finished, killed = [], []
+
+    def kill_a_busy_worker(record):
+        finished.append(record["key"])
+        if not killed:  # the worker that sent this result already holds its next unit
+            killed.append(executor.worker_pids[0])
+            os.kill(killed[0], signal.SIGKILL)
+
+    result = causal_efficacy(hm, suite, out=tmp_path, executor=executor, on_unit=kill_a_busy_worker, **SWEEP)
+    assert killed and killed[0] not in executor.worker_pids
+    assert executor.retried == retried + 1 and executor.started == started + 1  # one unit rerun, one new worker
+    assert sorted(finished) == sorted(r["key"] for r in local.records)  # each unit once, none lost
+    pd.testing.assert_frame_equal(result.results, local.results)
+    table = pd.read_csv(tmp_path / "results.csv")
+    assert not table.duplicated(KEY_COLUMNS).any()
+    pd.testing.assert_frame_equal(table, pd.read_csv(local.out / "results.csv"))
+    assert len(list((tmp_path / "units").glob("*.json"))) == N_UNITS + 1
