@@ -61,9 +61,9 @@ def attribution_patch(
         raise InputError(f"attribution needs a metric with one number per example, shape [{plan.base.size}]; "
                          f"it returned shape {list(clean.shape)}")
     grads = torch.autograd.grad(clean.sum(), [seen[site] for site in sites])
-    rows = torch.arange(plan.base.size)[:, None]
     values = []
     for site, grad in zip(sites, grads):
+        rows = torch.arange(plan.base.size, device=grad.device)[:, None]
         base_idx, source_idx = plan.base_idx.to(grad.device), plan.source_idx.to(grad.device)
         delta = src[site][rows, source_idx] - seen[site].detach()[rows, base_idx]  # [N, P, ...]
         product = delta * grad[rows, base_idx]
