@@ -14,7 +14,7 @@ A paper's tables and figures regenerate from one committed spec (``interp run SP
     models = ["default"]                             # a list of names, or tables:
     [[models]]
     name = "EleutherAI/pythia-70m"                   # what interp.load gets: hub id, local dir, .gguf, "default"
-    label = "pythia-70m"                             # the `model` column (default: the name; a dir's last part)
+    label = "pythia-70m"                             # the `model` column (default: the name; a path's last part)
     revisions = ["step1000", "step2000", "main"]     # training checkpoints (hub ids only; default: one load)
     dtype = "float32"                                # float32 | bfloat16 | float16
     device = "cpu"
@@ -247,6 +247,18 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "-", str(text)).strip("-.") or "x"
 
 
+def default_label(name: str) -> str:
+    """A model's label when the spec gives none: a path's last part, else the name (hub ids keep ``org/``).
+
+    Decided from the text alone, so that the run folders do not depend on what exists on disk.
+
+    >>> default_label("/data/ckpt/tiny-llama"), default_label("EleutherAI/pythia-70m"), default_label("./m.gguf")
+    ('tiny-llama', 'EleutherAI/pythia-70m', 'm.gguf')
+    """
+    path_like = name.startswith(("/", ".", "~")) or name.count("/") > 1 or name.endswith(".gguf")
+    return Path(name).name if path_like else name
+
+
 def suite_hash(evaluation: Evaluation) -> str | None:
     """Hash of the suite files' bytes (a suite edited in place makes finished runs stale)."""
     from interp.suites.builtins import resolve_suite_path
@@ -327,7 +339,7 @@ def _models(value: Any, where: str) -> tuple[ModelSpec, ...]:
         if not name:
             raise InputError(f"{where}: {place}.name: empty")
         is_dir = Path(name).expanduser().is_dir()
-        label = _typed(entry, "label", str, where, place, default=Path(name).name if is_dir else name)
+        label = _typed(entry, "label", str, where, place, default=default_label(name))
         revisions = entry.get("revisions")
         if revisions is None:
             revisions = [None]

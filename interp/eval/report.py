@@ -168,14 +168,14 @@ def rebuild(folder: str | Path, *, figures: bool = True, n_boot: int | None = No
 # ------------------------------------------------------------------------------ experiments
 def _rebuild_experiment(folder: Path, *, figures: bool, n_boot: int | None) -> Report:
     from interp.eval.experiment import Experiment
-    from interp.eval.experiment_run import combine_runs, experiment_figures, is_finished, run_folder
+    from interp.eval.experiment_run import combine_runs, experiment_figures, read_run_record, run_folder
 
     spec = Experiment.from_toml(folder / "experiment.toml", out=folder, check_files=False)
     plan, notes = spec.runs(), []
 
     def tables(run):
         where = run_folder(folder, run)
-        done = is_finished(folder, run)
+        done = read_run_record(folder, run) is not None and (where / "meta.json").is_file()
         if run.evaluation.evaluator == "causalgym":
             if not (where / "units").is_dir():
                 notes.append(f"{run.folder}: not started")
