@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "interp.commands.report",
     "interp.commands.run",
     "interp.commands.sites",
+    "interp.commands.steer",
     "interp.commands.suites",
     "interp.commands.syntaxgym",
 ]

@@ -2,9 +2,12 @@
 
 >>> from interp.eval import syntaxgym      # region surprisals and prediction accuracy
 >>> from interp.eval import causal_efficacy  # the CausalGym protocol: methods × layers × positions
+>>> from interp.eval import steering_sweep   # steering: behaviour and fluency per coefficient
 """
 
 from interp.eval.causal_efficacy import CausalEfficacyResult, causal_efficacy, load_directions
+from interp.eval.steering import SteeringResult, steering_sweep
 from interp.eval.syntaxgym import SyntaxGymResult, syntaxgym
 
-__all__ = ["CausalEfficacyResult", "SyntaxGymResult", "causal_efficacy", "load_directions", "syntaxgym"]
+__all__ = ["CausalEfficacyResult", "SteeringResult", "SyntaxGymResult", "causal_efficacy", "load_directions",
+           "steering_sweep", "syntaxgym"]

@@ -153,7 +153,8 @@ def behaviour_scorer(behaviour: Behaviour, contrast: ContrastSet) -> Callable[[s
     if isinstance(behaviour, Mapping):
         unknown = set(behaviour) - {"target", "opposite"}
         if unknown or "target" not in behaviour:
-            raise InputError(f"behaviour word lists are {{'target': [...], 'opposite': [...]}}; got keys {sorted(behaviour)}")
+            raise InputError(f"behaviour word lists are {{'target': [...], 'opposite': [...]}}; "
+                             f"got keys {sorted(behaviour)}")
         return WordBehaviour(_words(behaviour["target"], "target"), _words(behaviour.get("opposite", ()), "opposite"))
     if isinstance(behaviour, Sequence) and not isinstance(behaviour, str):
         return WordBehaviour(_words(behaviour, "target"))

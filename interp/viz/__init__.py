@@ -11,6 +11,7 @@
 
 from interp.viz.curves import layer_curve_table, layer_curves
 from interp.viz.heatmap import heatmap_matrix, layer_position_heatmap
+from interp.viz.steering import steering_curves
 from interp.viz.summary import method_summary, summarise, summary_bars
 from interp.viz.syntaxgym import syntaxgym_accuracy, wilson_interval
 from interp.viz.write import html_page, write_figures, write_html
@@ -22,6 +23,7 @@ __all__ = [
     "layer_curves",
     "layer_position_heatmap",
     "method_summary",
+    "steering_curves",
     "summarise",
     "summary_bars",
     "syntaxgym_accuracy",

@@ -1,0 +1,106 @@
+"""``interp steer``: steer generation along a contrast set's difference of means with a coefficient sweep,
+and report per coefficient how often the target behaviour appears and what it costs in fluency.
+
+    interp steer --out runs/steer                                   # built-in sentiment set, the defaults
+    interp steer --contrast builtin:formality --layer 4,8 --coefficients -2,-1,0,1,2 --out runs/formal
+    interp steer --contrast my_set.json --model EleutherAI/pythia-70m --layer 3 --out runs/pythia
+
+Writes ``results.csv`` (one row per layer x coefficient x prompt x metric), ``summary.csv`` (per layer x
+coefficient x metric: mean, 95 % interval, n; also printed), ``generations.csv`` (every continuation and
+its token ids), ``figures/steering_curves.html``, ``vectors/layer_L/`` (the steering vector as a ``Steer``
+of coefficient 1, loadable with ``interp.interventions.load``) and ``meta.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from interp.commands.common import add_model_arguments, load_model
+
+
+def add_parser(subparsers) -> None:
+    from interp.eval.steering import DEFAULT_COEFFICIENTS, DEFAULT_LAYERS
+
+    parser = subparsers.add_parser("steer", help="steering sweep: behaviour and fluency per coefficient")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--contrast", default="builtin:sentiment",
+                        help="builtin:NAME (sentiment, formality) or a contrast-set .json file")
+    parser.add_argument("--layer", "--layers", dest="layers", default=",".join(map(str, DEFAULT_LAYERS)),
+                        help="layer(s) to steer at: N, N,M,... or START:STOP[:STEP] (default: %(default)s)")
+    parser.add_argument("--coefficients", default=",".join(f"{c:g}" for c in DEFAULT_COEFFICIENTS),
+                        help="comma-separated coefficients, in units of the mean residual norm "
+                             "(default: %(default)s)")
+    parser.add_argument("--max-new-tokens", type=int, default=20)
+    parser.add_argument("--site", default="resid_pre", help="site kind steered at each layer (default: %(default)s)")
+    parser.add_argument("--read", default="mean", choices=["mean", "last"],
+                        help="each contrast sentence's activation: mean over its tokens, or its last token")
+    parser.add_argument("--where", default="all", choices=["all", "prompt", "new"],
+                        help="steer the prompt tokens, the new tokens, or both")
+    parser.add_argument("--prompts", default=None, help="a text file with one prompt per line "
+                        "(default: the contrast set's prompts)")
+    parser.add_argument("--sample", action="store_true", help="sample (seeded) instead of greedy decoding")
+    parser.add_argument("--samples", type=int, default=1, help="continuations per prompt (with --sample)")
+    parser.add_argument("--temperature", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=64, help="generated rows per forward batch")
+    add_model_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from interp.eval.causal_efficacy import parse_layers
+    from interp.eval.output import run_metadata
+    from interp.eval.steering import steering_sweep
+    from interp.suites.steering import load_contrast
+
+    contrast = load_contrast(args.contrast)  # a bad file fails before the model loads
+    coefficients = parse_coefficients(args.coefficients)
+    prompts = read_prompts(args.prompts) if args.prompts else None
+    hm = load_model(args)
+    layers = parse_layers(args.layers, hm.n_layers)
+    result = steering_sweep(
+        hm, contrast, layers=layers, coefficients=coefficients, prompts=prompts, max_new_tokens=args.max_new_tokens,
+        site=args.site, read=args.read, where=args.where, sample=args.sample, samples=args.samples,
+        temperature=args.temperature, seed=args.seed, batch_size=args.batch_size,
+    )
+    meta = run_metadata(hm, seed=args.seed, command=list(sys.argv), evaluator="steering", contrast=contrast.source,
+                        layers=layers, coefficients=coefficients, site=args.site, read=args.read, where=args.where,
+                        max_new_tokens=args.max_new_tokens, sample=args.sample, samples=args.samples,
+                        temperature=args.temperature, dtype=args.dtype, device=args.device)
+    result.write(args.out, meta)
+    print(f"steering {hm.name} along {contrast.name!r} ({len(contrast.positive)} vs {len(contrast.negative)} "
+          f"sentences) at {args.site}; behaviour = target - opposite words; perplexity under the unsteered model")
+    print(result.table().to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"\nwrote {args.out}/results.csv, summary.csv, generations.csv, meta.json, figures/steering_curves.html")
+    return 0
+
+
+def parse_coefficients(text: str) -> list[float]:
+    """``"-2,-1,0,1,2"`` -> ``[-2.0, -1.0, 0.0, 1.0, 2.0]``.
+
+    >>> parse_coefficients("-4, 0,4")
+    [-4.0, 0.0, 4.0]
+    """
+    from interp.errors import InputError
+
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise InputError(f"cannot read coefficients {text!r}: write numbers separated by commas, "
+                         f"e.g. -2,-1,0,1,2") from None
+
+
+def read_prompts(path: str) -> list[str]:
+    from pathlib import Path
+
+    from interp.errors import InputError
+
+    try:
+        lines = Path(path).expanduser().read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: cannot read the prompts ({error})") from None
+    prompts = [line.rstrip("\n") for line in lines if line.strip()]
+    if not prompts:
+        raise InputError(f"{path}: no prompts (one per line)")
+    return prompts
