@@ -135,3 +135,15 @@ def test_the_local_path_never_imports_ray(suite):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_ray_options_without_the_ray_executor_fail_before_loading(suite, tmp_path, capsys):
+    from interp.cli import main
+
+    argv = ["causalgym", "--model", str(tmp_path / "no-model"), "--suite", str(suite), "--out", str(tmp_path / "o")]
+    assert main(argv + ["--ray-address", "auto"]) == 2
+    assert "--ray-address and --ray-workers need --executor ray" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # argparse's usage error
+        main(argv + ["--executor", "dask"])
+    assert "invalid choice: 'dask'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

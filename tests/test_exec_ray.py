@@ -102,3 +102,23 @@ def test_a_worker_killed_mid_sweep_costs_only_its_unit(hm, suite, local, executo
     assert not table.duplicated(KEY_COLUMNS).any()
     pd.testing.assert_frame_equal(table, pd.read_csv(local.out / "results.csv"))
     assert len(list((tmp_path / "units").glob("*.json"))) == N_UNITS + 1
+
+
+def test_interp_causalgym_runs_on_the_cluster_from_the_command_line(hm, suite, executor, tmp_path, capsys):
+    from interp.cli import main
+
+    executor.close()  # its two workers hold both CPUs of the test cluster
+    model = tmp_path / "tiny-llama"
+    hm.model.save_pretrained(model)
+    hm.tokenizer.save_pretrained(model)
+    out = tmp_path / "run"
+    argv = ["causalgym", "--model", str(model), "--suite", str(suite), "--methods", "mean,vanilla", "--layers", "0",
+            "--n-train", "6", "--n-test", "8", "--no-control", "--n-boot", "20", "--no-figures", "--out", str(out),
+            "--executor", "ray", "--ray-workers", "1"]
+    assert main(argv) == 0
+    assert "2 units" in capsys.readouterr().out
+    table = pd.read_csv(out / "results.csv")
+    assert set(table.method) == {"mean", "vanilla"} and len(list((out / "units").glob("*.json"))) == 2 + 1
+    assert main(argv[:-5] + [str(tmp_path / "other"), "--executor", "ray", "--ray-workers", "3"]) == 2
+    assert "3 workers of 1 CPU(s) each do not fit the Ray cluster" in capsys.readouterr().err
+    assert ray.is_initialized()  # the command used the running cluster and left it running

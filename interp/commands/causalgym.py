@@ -53,6 +53,13 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--das-lr", type=float, default=5e-3)
     parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")
     parser.add_argument("--no-figures", dest="figures", action="store_false")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="where the units run: this process (default) or a Ray cluster")
+    parser.add_argument("--ray-address", default=None,
+                        help="Ray cluster: auto (the cluster this machine belongs to) or HOST:PORT (default: a "
+                             "new local cluster)")
+    parser.add_argument("--ray-workers", type=int, default=None,
+                        help="Ray workers, each loads the model once (default: one per CPU of the cluster)")
     parser.add_argument("--revisions", default=None,
                         help="comma-separated checkpoints (e.g. step1000,step2000): the protocol once per revision, "
                              "a revision column and a trajectory figure")
@@ -100,15 +107,19 @@ def run(args: argparse.Namespace) -> int:
     args.task_list = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     methods = parse_methods(args.methods)  # bad input fails before the model loads
     _check_suite(args)
+    executor = _executor(args)
     if args.revisions is not None:
         return _run_revisions(args, methods)
     positions = None if args.positions in ("all", "") else [int(p) for p in args.positions.split(",")]
     hm = load_model(args)
-    result = causal_efficacy(
-        hm, args.suite, methods, args.layers, positions, tasks=args.task_list, control=args.control,
-        site_kind=args.site, seed=args.seed, out=args.out, n_train=args.n_train, n_test=args.n_test,
-        das_steps=args.das_steps, das_batch_size=args.das_batch_size, das_lr=args.das_lr, n_boot=args.n_boot,
-        progress=True, command=list(sys.argv))
+    try:
+        result = causal_efficacy(
+            hm, args.suite, methods, args.layers, positions, tasks=args.task_list, control=args.control,
+            site_kind=args.site, seed=args.seed, out=args.out, n_train=args.n_train, n_test=args.n_test,
+            das_steps=args.das_steps, das_batch_size=args.das_batch_size, das_lr=args.das_lr, n_boot=args.n_boot,
+            progress=True, command=list(sys.argv), executor=executor)
+    finally:
+        executor.close()
     out = Path(args.out)
     figures = []
     if args.figures:
@@ -128,6 +139,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _executor(args: argparse.Namespace):
+    """``--executor``, ``--ray-address``, ``--ray-workers`` -> an :mod:`interp.exec` executor (Ray connects later)."""
+    from interp.errors import InputError
+    from interp.exec import get_executor
+
+    if args.executor == "local" and (args.ray_address is not None or args.ray_workers is not None):
+        raise InputError("--ray-address and --ray-workers need --executor ray")
+    if args.executor == "local":
+        return get_executor("local")
+    return get_executor("ray", address=args.ray_address, num_workers=args.ray_workers)
+
+
 def revisions_spec(args: argparse.Namespace, methods: list[str]) -> dict:
     """The experiment spec (:mod:`interp.eval.experiment`) that ``--revisions`` runs: one model, one seed."""
     from interp.errors import InputError
@@ -144,8 +167,10 @@ def revisions_spec(args: argparse.Namespace, methods: list[str]) -> dict:
                   "n_test": args.n_test, "n_boot": args.n_boot,
                   "das": {"steps": args.das_steps, "batch_size": args.das_batch_size, "lr": args.das_lr}}
     model = {"name": args.model, "revisions": revisions, "dtype": args.dtype, "device": args.device}
+    executor = {"name": "ray", "address": args.ray_address, "num_workers": args.ray_workers}
     return {"out": str(args.out), "seeds": [args.seed], "figures": args.figures, "models": [model],
-            "evaluations": [evaluation]}
+            "evaluations": [evaluation], "executor": {k: v for k, v in executor.items() if v is not None}
+            if args.executor == "ray" else None}
 
 
 def _run_revisions(args: argparse.Namespace, methods: list[str]) -> int:

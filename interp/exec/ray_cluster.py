@@ -103,12 +103,15 @@ class RayExecutor(Executor):
         return ray
 
     def _workers_wanted(self, ray, n_units: int) -> int:
-        cpus = ray.cluster_resources().get("CPU", 0)
-        capacity = int(cpus // self.cpus_per_worker)
+        """Workers for this map; an error rather than actors that wait forever for CPUs held elsewhere."""
+        total = ray.cluster_resources().get("CPU", 0)
+        free = ray.available_resources().get("CPU", 0) + len(self._actors) * self.cpus_per_worker
+        capacity = int(min(free, total) // self.cpus_per_worker)
         wanted = self.num_workers or max(1, capacity)
         if wanted > capacity:
-            raise ExecutorError(f"{wanted} workers of {self.cpus_per_worker} CPU(s) each do not fit the Ray "
-                                f"cluster ({cpus:g} CPUs): ask for at most {capacity}")
+            raise ExecutorError(f"{wanted} workers of {self.cpus_per_worker:g} CPU(s) each do not fit the Ray "
+                                f"cluster: {free:g} of its {total:g} CPUs are free (other executors' workers hold "
+                                f"the rest); ask for at most {capacity} or close the other executors")
         return min(wanted, n_units)
 
     def _start_actor(self):
