@@ -14,6 +14,7 @@ of coefficient 1, loadable with ``interp.interventions.load``) and ``meta.json``
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from interp.commands.common import add_model_arguments, load_model
@@ -45,6 +46,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=64, help="generated rows per forward batch")
     add_model_arguments(parser)
+    # "--coefficients -2,0,2" reads as a value, as Python 3.13's argparse does (older ones see an option)
+    parser._negative_number_matcher = re.compile(r"-\.?\d")
     parser.set_defaults(func=run)
 
 
