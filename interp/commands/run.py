@@ -38,6 +38,8 @@ def print_plan(spec, file=None) -> None:
 
 def print_experiment_summary(summary, file=None) -> None:
     """One block per run: the CausalGym method table, or SyntaxGym accuracy per suite."""
+    import pandas as pd
+
     from interp.commands.causalgym import print_summary
 
     file = file or sys.stdout
@@ -46,7 +48,7 @@ def print_experiment_summary(summary, file=None) -> None:
         return
     keys = ["evaluation", "model", "revision", "seed"]
     for values, rows in summary.groupby(keys, sort=False, dropna=False):
-        label = ", ".join(f"{k} {v}" for k, v in zip(keys, values) if not (k == "seed" and str(v) == "<NA>"))
+        label = ", ".join(f"{k} {v}" for k, v in zip(keys, values) if not pd.isna(v))
         print(f"\n{label}", file=file)
         if (rows.evaluator == "causalgym").all():
             print_summary(rows, file=file)
