@@ -40,6 +40,19 @@ def file_name(key: str) -> str:
     return _UNSAFE.sub("__", key) + ".json"
 
 
+def _read(path: Path) -> dict[str, Any]:
+    """A unit file, whole, or an :class:`InputError` naming it (never a half-read record)."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(f"{path}: corrupt file ({error}); delete it (a deleted unit is recomputed by the next "
+                         "run)") from None
+    if not isinstance(record, dict):
+        raise InputError(f"{path}: corrupt file (a JSON {type(record).__name__}, not an object); delete it (a "
+                         "deleted unit is recomputed by the next run)")
+    return record
+
+
 class UnitLog:
     """Finished units of one sweep under ``folder/units``."""
 
@@ -53,7 +66,7 @@ class UnitLog:
         path = self.folder / "config.json"
         wanted = json.loads(json.dumps(config, default=str))
         if path.is_file():
-            stored = json.loads(path.read_text(encoding="utf-8"))
+            stored = _read(path)
             if stored != wanted:
                 diff = sorted(k for k in set(stored) | set(wanted) if stored.get(k) != wanted.get(k))
                 raise InputError(
@@ -70,7 +83,7 @@ class UnitLog:
         return self.path(key).is_file()
 
     def read(self, key: str) -> dict[str, Any]:
-        return json.loads(self.path(key).read_text(encoding="utf-8"))
+        return _read(self.path(key))
 
     def write(self, key: str, record: dict[str, Any]) -> Path:
         """Record a finished unit (whole or not at all)."""
@@ -78,5 +91,5 @@ class UnitLog:
 
     def records(self) -> list[dict[str, Any]]:
         """Every finished unit, in file-name order."""
-        return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(self.folder.glob("*.json"))
+        return [_read(p) for p in sorted(self.folder.glob("*.json"))
                 if p.name != "config.json" and not p.name.startswith(".")]

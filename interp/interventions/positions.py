@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from interp.errors import InputError
 from interp.graph.inputs import Batch
 from interp.graph.positions import PositionSpec, resolve_positions
 
@@ -78,8 +79,13 @@ def encode(spec: Any) -> Any:
 
 
 def decode(obj: Any) -> Any:
-    if isinstance(obj, dict) and "slice" in obj:
-        return slice(*obj["slice"])
+    """A position selector from JSON; anything that is not one is an :class:`InputError`."""
+    if isinstance(obj, dict):
+        bounds = obj.get("slice")
+        if set(obj) != {"slice"} or not isinstance(bounds, list) or len(bounds) != 3 or not all(
+                b is None or isinstance(b, int) and not isinstance(b, bool) for b in bounds):
+            raise InputError(f"not a saved position selector: {obj!r}")
+        return slice(*bounds)
     return obj
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from interp.errors import InputError
+from interp.errors import InputError, InterpError
+from interp.interventions.base import FORMAT_VERSION
 
 
 def _types() -> dict[str, type]:
@@ -46,8 +47,20 @@ def load(path: str | Path):
     if name not in types:
         known = ", ".join(sorted(types))
         raise InputError(f"{config_file}: unknown intervention type {name!r}; known: {known}")
+    version = config.get("format")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise InputError(f"{config_file}: format {version!r} is not one this interp reads (1..{FORMAT_VERSION}); "
+                         "it was written by another version")
     try:
         tensors = load_file(tensor_file)
     except (SafetensorError, OSError, ValueError) as error:
         raise InputError(f"{tensor_file} is not a safetensors file: {error}") from None
-    return types[name].from_saved(config, dict(tensors))
+    try:
+        loaded = types[name].from_saved(config, dict(tensors))
+    except (InterpError, ValueError, TypeError, KeyError, RuntimeError) as error:
+        raise InputError(f"{folder}: the saved {name} does not fit together: {error}") from None
+    expected, found = set(loaded.tensors()), set(tensors)
+    if expected != found:  # e.g. a DAS whose rotation is missing would silently be a random one
+        raise InputError(f"{tensor_file}: the saved {name} needs tensors {sorted(expected)}; the file has "
+                         f"{sorted(found)}")
+    return loaded

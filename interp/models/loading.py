@@ -11,9 +11,11 @@ cache first (so it works offline) and fetched only when it is not there.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 
 from interp.errors import ModelLoadError
 from interp.models.embedded import EMBEDDED_NAME, embedded_revision, load_embedded
@@ -39,6 +41,9 @@ def _from_pretrained(source: str, *, dtype, revision, local_only: bool, gguf_fil
         if "Unrecognized configuration class" in str(error):
             raise _not_causal(source, error) from error
         raise
+    except (SafetensorError, pickle.UnpicklingError) as error:  # truncated weights, or a pickle that would run code
+        raise ModelLoadError(f"the weights of {source!r} cannot be read (a corrupt or truncated file, or a "
+                             f"pickle that is not plain tensors, which interp never executes): {error}") from None
     return model, tokenizer
 
 
