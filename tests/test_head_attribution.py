@@ -100,10 +100,10 @@ def test_table_grid_and_top_agree():
     grid = attribution.grid()
     assert grid.shape == (hm.n_layers, hm.n_heads)
     best = heads.loc[heads.value.idxmax()]
-    assert attribution.top(1) == [(int(best.layer), int(best.head))]
+    assert attribution.top(1) == [(int(best.layer), int(best["head"]))]
     worst = heads.loc[heads.value.idxmin()]
-    assert attribution.top(1, "negative") == [(int(worst.layer), int(worst.head))]
-    assert grid.loc[int(best.layer), int(best.head)] == pytest.approx(best.value)
+    assert attribution.top(1, "negative") == [(int(worst.layer), int(worst["head"]))]
+    assert grid.loc[int(best.layer), int(best["head"])] == pytest.approx(best.value)
     assert torch.allclose(attribution.per_head().mean(0).double(),
                           torch.tensor(grid.to_numpy(), dtype=torch.float64))
 
