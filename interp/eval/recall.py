@@ -1,0 +1,260 @@
+"""Factual recall with a counterfactual in context: which heads choose between the in-context and the
+memorised answer, and what scaling them does (Yu, Merullo & Pavlick 2023).
+
+>>> import interp
+>>> from interp.eval.recall import recall_scaling
+>>> from interp.suites import recall
+>>> hm, suite = interp.models.tiny("llama"), recall.load("builtin:capitals")
+>>> items = suite.items(hm.tokenizer)[:4]
+>>> scaling = recall_scaling(hm, suite, items, heads=[(1, 0)], factors=[-1.5, 1.0], max_new_tokens=3)
+>>> scaling.summary[["heads", "factor", "metric"]].drop_duplicates().shape[0]    # 2 factors × 3 rates
+6
+>>> set(scaling.results.answer) <= {"in_context", "memorised", "other"}
+True
+
+**A head's value vectors under grouped-query attention.** Scaling a head's value vectors by ``f``
+at every position multiplies that head's attention output ``z = Σ_j A_j v_j`` by ``f`` at every
+position, because the output is linear in the values. Under GQA a key/value head is shared by
+several query heads (SmolLM2: 3 query heads per KV head), so scaling the KV head's ``v`` would scale
+all of them at once. Here "head" means a *query* head and its values are scaled as they enter that
+head's weighted sum: ``ScaleHeads("z.L", {h: f})`` at every prompt and generated position
+(``where="all"``) — identical to scaling its value vectors, for that head alone. Without GQA
+(Pythia, the paper's models) this is exactly the paper's intervention.
+
+**Scoring.** Greedy generation of ``max_new_tokens``; the continuation up to the suite's next stop
+marker (the next line / question) is ``in_context`` or ``memorised`` when it names that capital
+(the earlier one if both), else ``other``. Factor 1 is the unintervened model (run once, shared
+by every head's factor-1 row).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from interp.errors import InputError
+from interp.eval.head_attribution import HeadAttribution, head_attribution
+from interp.interventions import ScaleHeads
+from interp.interventions.generation import generate
+from interp.suites.recall import ANSWERS, RecallItem, RecallSuite, split
+from interp.viz.syntaxgym import wilson_interval
+
+DEFAULT_FACTORS = (-2.0, -1.5, -1.0, 0.0, 1.0, 2.0)
+Head = tuple[int, int]
+
+
+def known_facts(hm, suite: RecallSuite, items: Sequence[RecallItem], *, max_new_tokens: int = 6,
+                batch_size: int = 32) -> tuple[list[RecallItem], pd.DataFrame]:
+    """The items whose capital the model gives *without* the counterfactual: the greedy answer names
+    it, or its first token is the capital's first token. Returns (known items, one row per item)."""
+    items = _check_items(items)
+    rows = []
+    for chunk in _chunks(items, batch_size):
+        generation = generate(hm, [item.plain for item in chunk], max_new_tokens=max_new_tokens)
+        for item, text, first in zip(chunk, generation.texts, generation.new_tokens[:, 0].tolist()):
+            named = item.memorised in suite.answer_segment(text)
+            rows.append({"country": item.country, "memorised": item.memorised, "continuation": text,
+                         "known": named or first == _first_token(hm, item.memorised)})
+    table = pd.DataFrame(rows)
+    return [item for item, known in zip(items, table.known) if known], table
+
+
+def recall_attribution(hm, items: Sequence[RecallItem], *, batch_size: int = 16) -> HeadAttribution:
+    """Direct logit attribution to ``logit(memorised) − logit(in-context)`` (first tokens) at the
+    last prompt token: positive heads push toward the memorised answer ("memory heads")."""
+    items = _check_items(items)
+    return head_attribution(hm, [item.prompt for item in items], [" " + item.memorised for item in items],
+                            [" " + item.in_context for item in items], batch_size=batch_size)
+
+
+@dataclass
+class RecallScaling:
+    """``results``: one row per condition × item (the answer and the continuation);
+    ``summary``: one row per condition × rate (``in_context``, ``memorised``, ``other``) with
+    ``value``, ``n`` and a 95 % Wilson interval."""
+
+    results: pd.DataFrame
+    summary: pd.DataFrame
+    heads: list[Head]
+
+    def rate(self, heads: str, factor: float, answer: str = "in_context") -> float:
+        rows = self.summary[(self.summary.heads == heads) & (self.summary.factor == factor)
+                            & (self.summary.metric == answer)]
+        if rows.empty:
+            raise InputError(f"no condition heads={heads!r} factor={factor} in this run")
+        return float(rows.value.iloc[0])
+
+
+def head_label(heads: Sequence[Head]) -> str:
+    """``[(14, 3), (20, 1)]`` -> ``"L14.H3+L20.H1"``."""
+    return "+".join(f"L{layer}.H{head}" for layer, head in heads)
+
+
+def recall_scaling(hm, suite: RecallSuite, items: Sequence[RecallItem], heads: str | Sequence[Head] = "top:3",
+                   factors: Sequence[float] = DEFAULT_FACTORS, *, attribution: HeadAttribution | None = None,
+                   together: bool = False, max_new_tokens: int = 6, batch_size: int = 32) -> RecallScaling:
+    """Rates of in-context / memorised / other answers per head (alone) and factor.
+
+    ``heads``: ``[(layer, head), ...]``, or ``"top:K"`` / ``"memory:K"`` (the K heads pushing hardest
+    toward the memorised answer) or ``"context:K"`` (toward the in-context one), chosen from
+    ``attribution`` (computed on ``items`` when not given — pass one from training items to keep
+    ``items`` held out). ``together=True`` adds the condition "all chosen heads scaled at once".
+    """
+    items = _check_items(items)
+    factors = _check_factors(factors)
+    if max_new_tokens < 1 or batch_size < 1:
+        raise InputError("max_new_tokens and batch_size must be at least 1")
+    chosen = resolve_heads(hm, heads, attribution if attribution is not None else None, items)
+    conditions = [[head] for head in chosen] + ([chosen] if together and len(chosen) > 1 else [])
+    baseline = _answers(hm, suite, items, [], max_new_tokens, batch_size)
+    rows = []
+    for group in conditions:
+        for factor in factors:
+            answers = baseline if factor == 1.0 else _answers(hm, suite, items, _scalings(group, factor),
+                                                              max_new_tokens, batch_size)
+            for item, (answer, text) in zip(items, answers):
+                rows.append({"heads": head_label(group), "layer": group[0][0] if len(group) == 1 else None,
+                             "head": group[0][1] if len(group) == 1 else None, "factor": factor,
+                             "country": item.country, "memorised": item.memorised, "in_context": item.in_context,
+                             "answer": answer, "continuation": text})
+    results = pd.DataFrame(rows).astype({"layer": "Int64", "head": "Int64"})
+    return RecallScaling(results, summarise(results), chosen)
+
+
+def resolve_heads(hm, heads: str | Sequence[Head], attribution: HeadAttribution | None,
+                  items: Sequence[RecallItem] = ()) -> list[Head]:
+    """Explicit heads checked against the model, or ``"top:K"``/``"memory:K"``/``"context:K"``."""
+    if isinstance(heads, str):
+        kind, _, count = heads.partition(":")
+        if kind not in ("top", "memory", "context") or not count.isdigit() or int(count) < 1:
+            raise InputError(f"heads must be 'top:K', 'memory:K', 'context:K' or [(layer, head), ...], not {heads!r}")
+        if attribution is None:
+            attribution = recall_attribution(hm, items)
+        return attribution.top(int(count), "negative" if kind == "context" else "positive")
+    chosen = []
+    for entry in heads:
+        if not (isinstance(entry, Sequence) and len(entry) == 2 and all(isinstance(v, int) for v in entry)):
+            raise InputError(f"a head is a pair (layer, head) of integers, not {entry!r}")
+        layer, head = entry
+        if not 0 <= layer < hm.n_layers or not 0 <= head < hm.n_heads:
+            raise InputError(f"head (layer {layer}, head {head}) is out of range: the model has {hm.n_layers} layers "
+                             f"of {hm.n_heads} heads")
+        chosen.append((layer, head))
+    if not chosen:
+        raise InputError("no heads to scale")
+    return chosen
+
+
+def summarise(results: pd.DataFrame) -> pd.DataFrame:
+    """Rates per (heads, factor): one row per answer kind with ``value``, ``n``, ``ci_low``, ``ci_high``."""
+    rows = []
+    keys = ["heads", "layer", "head", "factor"]
+    for key, group in results.groupby(keys, sort=False, dropna=False):
+        n = len(group)
+        for answer in ANSWERS:
+            rate = float((group.answer == answer).mean())
+            low, high = wilson_interval([rate], [n])
+            rows.append({**dict(zip(keys, key)), "metric": answer, "value": rate, "n": n,
+                         "ci_low": float(low[0]), "ci_high": float(high[0])})
+    return pd.DataFrame(rows).astype({"layer": "Int64", "head": "Int64"})
+
+
+def _scalings(group: Sequence[Head], factor: float) -> list[ScaleHeads]:
+    by_layer: dict[int, dict[int, float]] = {}
+    for layer, head in group:
+        by_layer.setdefault(layer, {})[head] = factor
+    return [ScaleHeads(f"z.{layer}", scales) for layer, scales in sorted(by_layer.items())]
+
+
+def _answers(hm, suite: RecallSuite, items: Sequence[RecallItem], interventions: list, max_new_tokens: int,
+             batch_size: int) -> list[tuple[str, str]]:
+    answers = []
+    for chunk in _chunks(items, batch_size):
+        generation = generate(hm, [item.prompt for item in chunk], interventions=interventions,
+                              max_new_tokens=max_new_tokens, where="all")
+        answers += [(suite.score(text, item), text) for item, text in zip(chunk, generation.texts)]
+    return answers
+
+
+def _first_token(hm, capital: str) -> int:
+    return hm.tokenizer(" " + capital, add_special_tokens=False)["input_ids"][0]
+
+
+def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _check_items(items: Sequence[RecallItem]) -> list[RecallItem]:
+    items = list(items)
+    if not items:
+        raise InputError("no facts to evaluate (the list of recall items is empty)")
+    if not all(isinstance(item, RecallItem) for item in items):
+        raise InputError("items must be RecallItem objects, e.g. interp.suites.recall.load().items(tokenizer)")
+    return items
+
+
+def _check_factors(factors: Sequence[float]) -> list[float]:
+    checked = []
+    for factor in factors:
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor):
+            raise InputError(f"factors must be finite numbers, not {factor!r}")
+        checked.append(float(factor))
+    if not checked:
+        raise InputError("no factors to scale by")
+    return checked
+
+
+@dataclass
+class RecallResult:
+    """Everything :func:`recall` measured: the known-facts filter, the attribution (train items) and
+    the scaling sweep (held-out items)."""
+
+    known: pd.DataFrame
+    attribution: HeadAttribution
+    scaling: RecallScaling
+    train: list[RecallItem] = field(default_factory=list)
+    held_out: list[RecallItem] = field(default_factory=list)
+
+    def write(self, out: str | Path, meta: dict[str, Any]) -> list[Path]:
+        """``results.csv`` (scaling, per item), ``summary.csv`` (rates), ``attribution.csv`` (every
+        component), ``known.csv`` (the filter), ``meta.json`` and ``figures/*.html``."""
+        from interp.eval.output import write_run
+        from interp.viz.heads import recall_figures
+
+        paths = write_run(out, self.scaling.results, self.scaling.summary, meta,
+                          extra={"attribution": self.attribution.table(), "known": self.known})
+        return paths + recall_figures(self.attribution, self.scaling.summary, out)
+
+
+def recall(hm, suite: str | RecallSuite = "builtin:capitals", heads: str | Sequence[Head] = "top:3",
+           factors: Sequence[float] = DEFAULT_FACTORS, *, n_facts: int | None = None, seed: int = 0,
+           held_out: float = 0.5, together: bool = True, max_new_tokens: int = 6,
+           batch_size: int = 32) -> RecallResult:
+    """The whole protocol: keep the facts the model knows, split them by ``seed``, attribute on the
+    train part, scale the chosen heads on the held-out part.
+
+    ``n_facts`` caps the number of known facts used (after the filter, before the split).
+    """
+    from interp.suites import recall as recall_suites
+
+    suite = recall_suites.load(suite) if isinstance(suite, str) else suite
+    factors = _check_factors(factors)
+    if n_facts is not None and n_facts < 2:
+        raise InputError(f"n_facts must be at least 2 (one train and one held-out fact), not {n_facts}")
+    if not isinstance(heads, str):
+        resolve_heads(hm, heads, None)  # fail on a bad head before any forward
+    items = suite.items(hm.tokenizer)
+    known, table = known_facts(hm, suite, items, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    if len(known) < 2:
+        raise InputError(f"the model knows only {len(known)} of {len(items)} facts without context: nothing to split")
+    known = known[:n_facts] if n_facts is not None else known
+    train, test = split(known, seed=seed, held_out=held_out)
+    attribution = recall_attribution(hm, train, batch_size=min(batch_size, 16))
+    scaling = recall_scaling(hm, suite, test, heads, factors, attribution=attribution, together=together,
+                             max_new_tokens=max_new_tokens, batch_size=batch_size)
+    return RecallResult(table, attribution, scaling, train, test)
