@@ -164,26 +164,30 @@ def run_experiment(spec: Experiment, *, progress: bool = False, command: list[st
         groups.setdefault((run.model.label, run.revision), []).append(run)
     ran, skipped = [], []
     executors: dict[str, Any] = {}
-    for (label, revision), runs in groups.items():
-        todo = [run for run in runs if not is_finished(out, run)]
-        skipped += [run.folder for run in runs if run not in todo]
-        if not todo:
-            say(f"{label}{'@' + revision if revision else ''}: {len(runs)} run(s) already finished")
-            continue
-        hm = (load or _load)(todo[0].model, revision)
-        _check_layers(hm, todo)
-        for run in todo:
-            say(f"running {run.folder}")
-            folder = run_folder(out, run)
-            if run.evaluation.evaluator == "causalgym":
-                _run_causalgym(hm, spec, run, folder, progress, command, executors)
-            else:
-                _run_syntaxgym(hm, run, folder, command)
-            record = {"columns": run.columns(), "config": run.config(), "model_revision": hm.revision,
-                      "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-            atomic_write_text(folder / RUN_RECORD, json.dumps(_normal(record), indent=2) + "\n")
-            ran.append(run.folder)
-        del hm
+    try:
+        for (label, revision), runs in groups.items():
+            todo = [run for run in runs if not is_finished(out, run)]
+            skipped += [run.folder for run in runs if run not in todo]
+            if not todo:
+                say(f"{label}{'@' + revision if revision else ''}: {len(runs)} run(s) already finished")
+                continue
+            hm = (load or _load)(todo[0].model, revision)
+            _check_layers(hm, todo)
+            for run in todo:
+                say(f"running {run.folder}")
+                folder = run_folder(out, run)
+                if run.evaluation.evaluator == "causalgym":
+                    _run_causalgym(hm, spec, run, folder, progress, command, executors)
+                else:
+                    _run_syntaxgym(hm, run, folder, command)
+                record = {"columns": run.columns(), "config": run.config(), "model_revision": hm.revision,
+                          "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                atomic_write_text(folder / RUN_RECORD, json.dumps(_normal(record), indent=2) + "\n")
+                ran.append(run.folder)
+            del hm
+    finally:
+        for executor in executors.values():  # e.g. Ray actors: released once every run is done
+            executor.close()
     results, summary = combine_runs(out, plan)
     meta = run_metadata(command=command, evaluator="experiment", title=spec.title, spec=spec.to_dict(),
                         runs=[{"folder": run.folder, **run.columns(),
