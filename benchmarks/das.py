@@ -1,11 +1,15 @@
-"""DAS training for every aligned position of one task at one layer: the CausalGym way (pyvene
+"""DAS training for every aligned position of one task at a layer: the CausalGym way (pyvene
 ``LowRankRotatedSpaceIntervention``, one full source + base forward per step per position) vs
 ``interp.methods.train_das`` (frozen prefix cached once, all positions of the layer in one
 packed forward from ``resid_pre.L`` over only the tokens each edit can change, the base's keys and
 values standing in for the rest, last-token unembedding, DAS-only gradients).
 
-    .venv/bin/python benchmarks/das.py [--layer 4] [--steps 100] [--batch-size 4] [--reps 2] [--threads 1]
+    .venv/bin/python benchmarks/das.py [--layers 4,15] [--steps 100] [--batch-size 4] [--reps 2] [--threads 1]
                                        [--full-rows]
+
+Each layer is timed on its own (the speedup grows with the layer: interp starts at it, pyvene
+runs every layer of the source and the base each step); the headline speedup is the sum of the
+layers' times, pyvene over interp.
 
 ``--full-rows`` adds ``train_das(..., packed=False)`` (full base rows resumed at ``resid_pre.L``,
 the trainer before packing) as a third peer. ``--threads 1`` is what the committed numbers use:
@@ -44,6 +48,7 @@ SUBJECTS = [("key", "keys"), ("dog", "dogs"), ("teacher", "teachers"), ("author"
 PREPS = [("to", "cabinets"), ("near", "house"), ("behind", "trees"), ("with", "dog"), ("next to", "doors"),
          ("beside", "table")]
 LABELS = {"sg": " is", "pl": " are"}
+PEER = "pyvene (CausalGym)"
 
 
 def agreement(hm, subjects) -> PairData:
@@ -102,7 +107,7 @@ def train_pyvene(hm, data: PairData, layer: int, steps: int, batch_size: int, lr
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--layer", type=int, default=4)
+    parser.add_argument("--layers", default="4,15", help="comma-separated layers (each timed on its own)")
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--lr", type=float, default=5e-3)
@@ -114,46 +119,58 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     hm = interp.load()
+    layers = [int(x) for x in args.layers.split(",")]
     train, test = agreement(hm, SUBJECTS[:11]), agreement(hm, SUBJECTS[11:])
-    site = f"resid_pre.{args.layer}"
     print(f"{hm.name}: {train.n} train / {test.n} test pairs, {train.n_positions} positions {train.names}, "
-          f"layer {args.layer}, {args.steps} steps of {args.batch_size}, {args.reps} interleaved reps, "
+          f"layers {layers}, {args.steps} steps of {args.batch_size}, {args.reps} interleaved reps, "
           f"torch threads={torch.get_num_threads()}")
     kwargs = dict(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
-    peers = {"pyvene (CausalGym)": lambda: train_pyvene(hm, train, args.layer, **kwargs),
-             "interp": lambda: train_das(hm, train, site, **kwargs).bases}
-    if args.full_rows:
-        peers["interp (full rows)"] = lambda: train_das(hm, train, site, packed=False, **kwargs).bases
-    times = {name: [] for name in peers}
-    cpu = {name: [] for name in peers}
-    bases = {}
-    for _ in range(args.reps):
-        for name, train_peer in peers.items():
-            start, start_cpu = time.perf_counter(), time.process_time()
-            bases[name] = train_peer()
-            times[name].append(time.perf_counter() - start)
-            cpu[name].append(time.process_time() - start_cpu)
-    medians = {name: statistics.median(t) for name, t in times.items()}
-    cpu_medians = {name: statistics.median(t) for name, t in cpu.items()}
-    odds = {name: score(hm, test, site, list(b)).odds_ratio.mean(1) for name, b in bases.items()}
-    rows = [(name, f"{medians[name]:.2f}", f"{cpu_medians[name]:.2f}", *(f"{x:.2f}" for x in odds[name].tolist()),
-             f"{float(odds[name].max()):.2f}") for name in times]
-    print_table(rows, ("method", "train s", "cpu s", *(f"odds {n}" for n in train.names), "max over positions"))
-    ratio = medians["pyvene (CausalGym)"] / medians["interp"]
-    cpu_ratio = cpu_medians["pyvene (CausalGym)"] / cpu_medians["interp"]
-    print(f"interp is {ratio:.1f}x faster in wall time ({cpu_ratio:.1f}x in process CPU time); max-over-positions "
-          f"odds-ratio {float(odds['interp'].max()):.2f} (interp) vs "
-          f"{float(odds['pyvene (CausalGym)'].max()):.2f} (pyvene)")
+    by_layer, rows = {}, []
+    for layer in layers:
+        site = f"resid_pre.{layer}"
+        peers = {PEER: lambda layer=layer: train_pyvene(hm, train, layer, **kwargs),
+                 "interp": lambda site=site: train_das(hm, train, site, **kwargs).bases}
+        if args.full_rows:
+            peers["interp (full rows)"] = lambda site=site: train_das(hm, train, site, packed=False, **kwargs).bases
+        wall, cpu, bases = {name: [] for name in peers}, {name: [] for name in peers}, {}
+        for _ in range(args.reps):
+            for name, train_peer in peers.items():
+                start, start_cpu = time.perf_counter(), time.process_time()
+                bases[name] = train_peer()
+                wall[name].append(time.perf_counter() - start)
+                cpu[name].append(time.process_time() - start_cpu)
+        wall = {name: statistics.median(t) for name, t in wall.items()}
+        cpu = {name: statistics.median(t) for name, t in cpu.items()}
+        odds = {name: score(hm, test, site, list(b)).odds_ratio.mean(1) for name, b in bases.items()}
+        rows += [(layer, name, f"{wall[name]:.2f}", f"{cpu[name]:.2f}", f"{wall[PEER] / wall[name]:.2f}",
+                  *(f"{x:.2f}" for x in odds[name].tolist()), f"{float(odds[name].max()):.2f}") for name in peers]
+        by_layer[layer] = {"seconds": wall, "cpu_seconds": cpu, "speedup": wall[PEER] / wall["interp"],
+                           "speedup_cpu_time": cpu[PEER] / cpu["interp"],
+                           "odds_ratio": {k: [round(x, 3) for x in v.tolist()] for k, v in odds.items()}}
+    print_table(rows, ("layer", "method", "train s", "cpu s", "speedup", *(f"odds {n}" for n in train.names),
+                       "max over positions"))
+    total = {kind: {name: sum(by_layer[layer][kind][name] for layer in layers) for name in by_layer[layers[0]][kind]}
+             for kind in ("seconds", "cpu_seconds")}
+    ratio = total["seconds"][PEER] / total["seconds"]["interp"]
+    cpu_ratio = total["cpu_seconds"][PEER] / total["cpu_seconds"]["interp"]
+    print(f"layers {layers} together: interp is {ratio:.1f}x faster in wall time ({cpu_ratio:.1f}x in process CPU "
+          "time); per layer: " + ", ".join(f"{layer}: {v['speedup']:.1f}x" for layer, v in by_layer.items()))
     extra = {}
-    if "interp (full rows)" in medians:
-        extra["speedup_packed_vs_full_rows"] = round(medians["interp (full rows)"] / medians["interp"], 2)
-    report("das", {
-        **extra, "speedup": round(ratio, 2), "seconds": {k: round(v, 3) for k, v in medians.items()},
-        "speedup_cpu_time": round(cpu_ratio, 2), "cpu_seconds": {k: round(v, 3) for k, v in cpu_medians.items()},
-        "odds_ratio": {k: [round(x, 3) for x in v.tolist()] for k, v in odds.items()},
-        "positions": train.names, "layer": args.layer, "steps": args.steps, "batch_size": args.batch_size,
+    if args.full_rows:
+        extra["speedup_packed_vs_full_rows"] = round(total["seconds"]["interp (full rows)"] /
+                                                     total["seconds"]["interp"], 2)
+
+    def rounded(value):
+        if isinstance(value, dict):
+            return {k: rounded(v) for k, v in value.items()}
+        return round(value, 3) if isinstance(value, float) else value
+
+    report("das", rounded({
+        **extra, "speedup": ratio, "speedup_cpu_time": cpu_ratio, "seconds": total["seconds"],
+        "cpu_seconds": total["cpu_seconds"], "by_layer": {str(k): v for k, v in by_layer.items()},
+        "positions": train.names, "layers": layers, "steps": args.steps, "batch_size": args.batch_size,
         "n_train": train.n, "n_test": test.n, "reps": args.reps, "model": hm.name, "threads": torch.get_num_threads(),
-    })
+    }))
 
 
 if __name__ == "__main__":
