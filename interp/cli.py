@@ -16,6 +16,7 @@ import sys
 COMMAND_MODULES = [
     "interp.commands.causalgym",
     "interp.commands.demo",
+    "interp.commands.recall",
     "interp.commands.report",
     "interp.commands.run",
     "interp.commands.sites",

@@ -233,12 +233,13 @@ class RecallResult:
 
 def recall(hm, suite: str | RecallSuite = "builtin:capitals", heads: str | Sequence[Head] = "top:3",
            factors: Sequence[float] = DEFAULT_FACTORS, *, n_facts: int | None = None, seed: int = 0,
-           held_out: float = 0.5, together: bool = True, max_new_tokens: int = 6,
-           batch_size: int = 32) -> RecallResult:
+           held_out: float = 0.5, together: bool = True, max_new_tokens: int = 6, batch_size: int = 32,
+           only_known: bool = True) -> RecallResult:
     """The whole protocol: keep the facts the model knows, split them by ``seed``, attribute on the
     train part, scale the chosen heads on the held-out part.
 
-    ``n_facts`` caps the number of known facts used (after the filter, before the split).
+    ``n_facts`` caps the number of known facts used (after the filter, before the split);
+    ``only_known=False`` skips the filter (every fact is used; ``known`` still says which are known).
     """
     from interp.suites import recall as recall_suites
 
@@ -250,6 +251,7 @@ def recall(hm, suite: str | RecallSuite = "builtin:capitals", heads: str | Seque
         resolve_heads(hm, heads, None)  # fail on a bad head before any forward
     items = suite.items(hm.tokenizer)
     known, table = known_facts(hm, suite, items, max_new_tokens=max_new_tokens, batch_size=batch_size)
+    known = known if only_known else items
     if len(known) < 2:
         raise InputError(f"the model knows only {len(known)} of {len(items)} facts without context: nothing to split")
     known = known[:n_facts] if n_facts is not None else known
