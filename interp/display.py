@@ -185,5 +185,7 @@ def syntaxgym_html(result) -> str:
     header = ["accuracy" if c == "value" else c for c in columns]
     regions = result.regions
     n_items = len(regions[["suite", "item"]].drop_duplicates()) if {"suite", "item"} <= set(regions.columns) else 0
-    return _title("SyntaxGymResult", f"{summary['suite'].nunique()} suites, {n_items} items") + html_table(
+    n_suites = summary["suite"].nunique()
+    title = f"{n_suites} suite{'' if n_suites == 1 else 's'}, {n_items} item{'' if n_items == 1 else 's'}"
+    return _title("SyntaxGymResult", title) + html_table(
         rows, header=header)
