@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pandas as pd
 import pytest
@@ -132,7 +133,8 @@ def test_top_heads_come_from_the_attribution(suite):
 def test_bad_inputs_fail_before_any_generation(suite, monkeypatch):
     hm = interp.models.tiny("gpt2")
     items = suite.items(hm.tokenizer)[:3]
-    monkeypatch.setattr("interp.eval.recall.generate", lambda *a, **k: pytest.fail("generated before checking"))
+    never = lambda *args, **kwargs: pytest.fail("generated before checking the inputs")  # noqa: E731
+    monkeypatch.setattr(sys.modules["interp.eval.recall"], "generate", never)
     with pytest.raises(InputError, match=r"head \(layer 2, head 0\) is out of range: the model has 2 layers of 4"):
         recall_scaling(hm, suite, items, [(2, 0)], [0.0])
     with pytest.raises(InputError, match="out of range"):

@@ -10,6 +10,7 @@
 """
 
 from interp.viz.curves import layer_curve_table, layer_curves
+from interp.viz.heads import component_bars, head_grid, scaling_curves
 from interp.viz.heatmap import heatmap_matrix, layer_position_heatmap
 from interp.viz.steering import steering_curves
 from interp.viz.summary import method_summary, summarise, summary_bars
@@ -17,12 +18,15 @@ from interp.viz.syntaxgym import syntaxgym_accuracy, wilson_interval
 from interp.viz.write import html_page, write_figures, write_html
 
 __all__ = [
+    "component_bars",
+    "head_grid",
     "heatmap_matrix",
     "html_page",
     "layer_curve_table",
     "layer_curves",
     "layer_position_heatmap",
     "method_summary",
+    "scaling_curves",
     "steering_curves",
     "summarise",
     "summary_bars",
