@@ -82,8 +82,8 @@ def test_steering_vector_is_the_unit_difference_of_means_scaled_to_the_mean_norm
         means, norms = [], []
         for sentence in sentences:  # one at a time: no padding to think about
             act = hm.run(sentence, cache=[site]).cache[site][0]
-            means.append(act.mean(0))
-            norms += act[1:].norm(dim=-1).tolist()  # the first token is left out of the scale
+            means.append(act[1:].mean(0))  # the first token is left out of the mean and the scale
+            norms += act[1:].norm(dim=-1).tolist()
         return torch.stack(means).mean(0), norms
 
     pos, pos_norms = sentence_means(CONTRAST["positive"])

@@ -16,10 +16,12 @@ How it works (the choices, where the issue left them open):
 
 - **Vector.** ``mean(h | positive) - mean(h | negative)`` at ``{site}.{layer}`` (``resid_pre`` by
   default: the residual stream entering the layer). Each sentence contributes the mean over its
-  real tokens (``read="mean"``) or its last token (``read="last"``); sentences are weighted equally.
+  tokens (``read="mean"``) or its last token (``read="last"``); sentences are weighted equally.
+  The first token of each sentence is left out (unless it is the only one): it is an attention
+  sink whose activations are far from typical (on SmolLM2 its norm is many times the others'),
+  so a few sentences that start differently would otherwise dominate the difference.
 - **Units.** The vector is scaled to unit length and then to the *mean activation norm* at that
-  site (over the contrast sentences' tokens, the first token of each left out: it is an attention
-  sink whose norm is far from typical). Coefficient 1 adds a vector as long as a typical
+  site (over the same tokens). Coefficient 1 adds a vector as long as a typical
   residual-stream state, so coefficients mean the same at every layer and on every model.
 - **Where.** The vector is added at every position of the prompt and of every new token
   (``where="all"``; ``"prompt"`` or ``"new"`` restrict it).
@@ -53,8 +55,8 @@ from interp.graph.inputs import Batch
 from interp.suites.steering import ContrastSet, load_contrast
 
 #: Defaults chosen on the embedded SmolLM2-135M with the built-in sentiment set (README "Steering").
-DEFAULT_LAYERS = (6,)
-DEFAULT_COEFFICIENTS = (-2.0, -1.0, 0.0, 1.0, 2.0)
+DEFAULT_LAYERS = (9,)
+DEFAULT_COEFFICIENTS = (-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0)
 READS = ("mean", "last")
 WHERE = ("prompt", "new", "all")
 Behaviour = Callable[[str], "bool | float"] | Mapping[str, Sequence[str]] | Sequence[str] | None
@@ -108,13 +110,12 @@ def _sentence_means(hm, site: str, sentences: Sequence[str], read: str) -> tuple
     out = hm.run(list(sentences), cache=[site], logits=False)
     acts, batch = out.cache[site].float(), out.batch
     acts = acts.reshape(*acts.shape[:2], -1)  # [batch, pos, d] (per-head sites flattened)
-    mask = batch.attention_mask.to(acts.device).bool()
+    typical = batch.attention_mask.to(acts.device).bool()  # real tokens but the first (unless it is alone)
+    typical[torch.arange(batch.size), batch.offsets.to(acts.device)] = batch.lengths.to(acts.device) == 1
     if read == "last":
         per_sentence = acts[torch.arange(batch.size), batch.last_index.to(acts.device)]
     else:
-        per_sentence = (acts * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)
-    typical = mask.clone()
-    typical[torch.arange(batch.size), batch.offsets.to(acts.device)] = batch.lengths.to(acts.device) == 1
+        per_sentence = (acts * typical[..., None]).sum(1) / typical.sum(1, keepdim=True)
     norms = acts.norm(dim=-1)[typical]
     return per_sentence.mean(0).reshape(out.cache[site].shape[2:]), float(norms.mean())
 
@@ -193,6 +194,27 @@ class _RowSteer:
     def __call__(self, act: Tensor, ctx) -> Tensor:
         vectors = self.vectors.to(act.device, act.dtype)
         return act + vectors.reshape(vectors.shape[0], 1, *act.shape[2:])
+
+
+def steered_generate(hm, prompts: Batch | Sequence[str], vector: SteeringVector, coefficients: Sequence[float], *,
+                     max_new_tokens: int = 20, where: str = "all", **generate_kwargs):
+    """Generate from every row of ``prompts`` with its own coefficient (``coefficients[i]`` units of ``vector``
+    on row ``i``), in one batched :func:`~interp.interventions.generate` call; returns its ``Generation``.
+
+    >>> import interp
+    >>> hm = interp.models.tiny("gpt2")
+    >>> v = steering_vector(hm, {"positive": ["good day"], "negative": ["bad day"]}, "resid_pre.1")
+    >>> gen = steered_generate(hm, ["The movie was", "The movie was"], v, [0.0, 5.0], max_new_tokens=3)
+    >>> gen.new_tokens.shape
+    torch.Size([2, 3])
+    """
+    batch = hm.tokenize(prompts, padding_side="left")
+    if len(coefficients) != batch.size:
+        raise InputError(f"{len(coefficients)} coefficients for {batch.size} prompts: give one per prompt")
+    alphas = torch.tensor([float(c) for c in coefficients], dtype=torch.float32)
+    rows = alphas.reshape(-1, *[1] * vector.direction.ndim) * vector.vector(1.0).float()[None]
+    return hm.generate(batch, interventions=[_RowSteer(vector.site, rows)], max_new_tokens=max_new_tokens,
+                       where=where, **generate_kwargs)
 
 
 def _rows(batch: Batch, index: Sequence[int]) -> Batch:
@@ -310,16 +332,13 @@ def steering_sweep(
     records, texts, vectors = [], [], {}
     for layer, name in sites.items():
         vectors[layer] = steering_vector(hm, contrast, name, read=read)
-        unit = vectors[layer].vector(1.0)
         for start in range(0, len(rows), batch_size):
             chunk = rows[start:start + batch_size]
-            alphas = torch.tensor([coefficients[c] for c, _, _ in chunk], dtype=torch.float32)
-            steer = _RowSteer(name, alphas[:, None] * unit.reshape(1, -1))
             batch = _rows(prompt_batch, [p for _, p, _ in chunk])
             if sample:
                 torch.manual_seed(seed + start)
-            gen = hm.generate(batch, interventions=[steer], max_new_tokens=max_new_tokens, where=where,
-                              **generation_kwargs)
+            gen = steered_generate(hm, batch, vectors[layer], [coefficients[c] for c, _, _ in chunk],
+                                   max_new_tokens=max_new_tokens, where=where, **generation_kwargs)
             mask = continuation_mask(gen.new_tokens, eos_id)
             nll = continuation_nll(hm, gen.sequences, batch, mask)
             for i, (c, p, s) in enumerate(chunk):
