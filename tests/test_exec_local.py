@@ -103,7 +103,7 @@ def test_remote_executors_need_a_model_spec_before_any_work(hm, suite, tmp_path,
         RayExecutor(num_workers=0)
 
 
-def test_model_specs_round_trip():
+def test_model_specs_round_trip(tmp_path, monkeypatch):
     spec = ModelSpec.of(interp.models.tiny("neox", seed=2, num_hidden_layers=3))
     assert spec == ModelSpec("tiny", {"family": "neox", "seed": 2, "attn_implementation": "sdpa",
                                       "num_hidden_layers": 3})
@@ -111,6 +111,12 @@ def test_model_specs_round_trip():
     assert spec.load().n_layers == 3
     assert ModelSpec.parse(("load", "EleutherAI/pythia-70m", "step1000")).options == {
         "name_or_path": "EleutherAI/pythia-70m", "revision": "step1000"}
+    class Loaded:  # what interp.load records for a relative local directory
+        spec = {"loader": "load", "name_or_path": "my-model", "dtype": "float32"}
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my-model").mkdir()
+    assert ModelSpec.of(Loaded()).options["name_or_path"] == str(tmp_path / "my-model")  # for workers elsewhere
     for bad in (3, ("tiny",), ("gguf", "x"), {"loader": "pickle"}):
         with pytest.raises(InputError):
             ModelSpec.parse(bad)

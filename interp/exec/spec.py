@@ -21,6 +21,7 @@ ModelSpec(loader='load', options={'name_or_path': 'default'})
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from interp.errors import InputError
@@ -69,7 +70,16 @@ class ModelSpec:
     def of(cls, hm: Any) -> ModelSpec | None:
         """The spec ``hm`` was loaded from (``hm.spec``), or None for a model wrapped by hand."""
         recorded = getattr(hm, "spec", None)
-        return None if recorded is None else cls.parse(recorded)
+        if recorded is None:
+            return None
+        spec = cls.parse(recorded)
+        path = spec.options.get("name_or_path")
+        from interp.models.loading import DEFAULT_NAMES
+
+        if spec.loader == "load" and path not in DEFAULT_NAMES and Path(str(path)).expanduser().exists():
+            # a worker may run in another directory: name local files absolutely
+            spec = cls("load", {**spec.options, "name_or_path": str(Path(path).expanduser().resolve())})
+        return spec
 
     @classmethod
     def required(cls, model: Any) -> ModelSpec:
