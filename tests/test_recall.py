@@ -101,7 +101,7 @@ def test_recall_scaling_rows_and_rates(suite):
     hm = interp.models.tiny("neox")
     items = suite.items(hm.tokenizer)[:5]
     scaling = recall_scaling(hm, suite, items, [(0, 1), (1, 2)], [-1.0, 1.0], together=True, max_new_tokens=3,
-                             batch_size=2)
+                             batch_size=10)
     assert scaling.heads == [(0, 1), (1, 2)]
     assert list(pd.unique(scaling.results.heads)) == ["L0.H1", "L1.H2", "L0.H1+L1.H2"]
     assert len(scaling.results) == 3 * 2 * 5
@@ -110,13 +110,17 @@ def test_recall_scaling_rows_and_rates(suite):
         assert (rows.ci_low <= rows.value).all() and (rows.value <= rows.ci_high).all()
         answers = scaling.results[(scaling.results.heads == heads) & (scaling.results.factor == factor)].answer
         assert scaling.rate(heads, factor, "other") == pytest.approx((answers == "other").mean())
-    baseline = scaling.results[scaling.results.factor == 1.0].groupby("heads").continuation.apply(list)
-    assert len({tuple(v) for v in baseline}) == 1  # factor 1 is the unintervened model for every head
-    # each row's continuation is what a direct generation with that scaling gives
-    direct = generate(hm, [item.prompt for item in items], interventions=[ScaleHeads("z.1", {2: -1.0})],
-                      max_new_tokens=3, where="all").texts
-    rows = scaling.results[(scaling.results.heads == "L1.H2") & (scaling.results.factor == -1.0)]
-    assert rows.continuation.tolist() == direct
+    # factors stacked along the batch give, row for row, what one ScaleHeads generation per factor gives
+    prompts = [item.prompt for item in items]
+    expected = {("L0.H1", -1.0): [ScaleHeads("z.0", {1: -1.0})], ("L1.H2", -1.0): [ScaleHeads("z.1", {2: -1.0})],
+                ("L0.H1+L1.H2", -1.0): [ScaleHeads("z.0", {1: -1.0}), ScaleHeads("z.1", {2: -1.0})]}
+    for heads in ("L0.H1", "L1.H2", "L0.H1+L1.H2"):
+        expected[(heads, 1.0)] = []
+    for (heads, factor), interventions in expected.items():
+        direct = generate(hm, prompts, interventions=interventions, max_new_tokens=3, where="all").texts
+        rows = scaling.results[(scaling.results.heads == heads) & (scaling.results.factor == factor)]
+        assert rows.continuation.tolist() == direct, (heads, factor)
+    assert scaling.results.continuation.nunique() > 1
 
 
 def test_top_heads_come_from_the_attribution(suite):

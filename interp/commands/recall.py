@@ -32,7 +32,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--n-facts", type=int, default=None, help="use at most N known facts")
     parser.add_argument("--seed", type=int, default=0, help="train/held-out split")
     parser.add_argument("--max-new-tokens", type=int, default=6)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=96, help="generation rows (prompt × factor) at once")
     parser.add_argument("--separately", action="store_true", help="do not also scale the chosen heads together")
     parser.add_argument("--all-facts", action="store_true", help="skip the known-facts filter")
     add_model_arguments(parser)

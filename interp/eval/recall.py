@@ -19,7 +19,10 @@ several query heads (SmolLM2: 3 query heads per KV head), so scaling the KV head
 all of them at once. Here "head" means a *query* head and its values are scaled as they enter that
 head's weighted sum: ``ScaleHeads("z.L", {h: f})`` at every prompt and generated position
 (``where="all"``) — identical to scaling its value vectors, for that head alone. Without GQA
-(Pythia, the paper's models) this is exactly the paper's intervention.
+(Pythia, the paper's models) this is exactly the paper's intervention. For speed the factors of a
+sweep are stacked along the batch (one row per prompt × factor, each row scaled by its own
+factor), so one greedy generation serves every factor; the tests check it row for row against
+``hm.generate(..., interventions=[ScaleHeads(...)], where="all")``.
 
 **Scoring.** Greedy generation of ``max_new_tokens``; the continuation up to the suite's next stop
 marker (the next line / question) is ``in_context`` or ``memorised`` when it names that capital
@@ -36,10 +39,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
+from torch import Tensor
 
 from interp.errors import InputError
 from interp.eval.head_attribution import HeadAttribution, head_attribution
-from interp.interventions import ScaleHeads
 from interp.interventions.generation import generate
 from interp.suites.recall import ANSWERS, RecallItem, RecallSuite, split
 from interp.viz.syntaxgym import wilson_interval
@@ -49,7 +53,7 @@ Head = tuple[int, int]
 
 
 def known_facts(hm, suite: RecallSuite, items: Sequence[RecallItem], *, max_new_tokens: int = 6,
-                batch_size: int = 32) -> tuple[list[RecallItem], pd.DataFrame]:
+                batch_size: int = 96) -> tuple[list[RecallItem], pd.DataFrame]:
     """The items whose capital the model gives *without* the counterfactual: the greedy answer names
     it, or its first token is the capital's first token. Returns (known items, one row per item)."""
     items = _check_items(items)
@@ -97,7 +101,7 @@ def head_label(heads: Sequence[Head]) -> str:
 
 def recall_scaling(hm, suite: RecallSuite, items: Sequence[RecallItem], heads: str | Sequence[Head] = "top:3",
                    factors: Sequence[float] = DEFAULT_FACTORS, *, attribution: HeadAttribution | None = None,
-                   together: bool = False, max_new_tokens: int = 6, batch_size: int = 32) -> RecallScaling:
+                   together: bool = False, max_new_tokens: int = 6, batch_size: int = 96) -> RecallScaling:
     """Rates of in-context / memorised / other answers per head (alone) and factor.
 
     ``heads``: ``[(layer, head), ...]``, or ``"top:K"`` / ``"memory:K"`` (the K heads pushing hardest
@@ -111,13 +115,13 @@ def recall_scaling(hm, suite: RecallSuite, items: Sequence[RecallItem], heads: s
         raise InputError("max_new_tokens and batch_size must be at least 1")
     chosen = resolve_heads(hm, heads, attribution if attribution is not None else None, items)
     conditions = [[head] for head in chosen] + ([chosen] if together and len(chosen) > 1 else [])
-    baseline = _answers(hm, suite, items, [], max_new_tokens, batch_size)
-    rows = []
+    rows, baseline = [], None
     for group in conditions:
+        to_run = [f for f in factors if f != 1.0 or baseline is None]
+        answers = _answers(hm, suite, items, group, to_run, max_new_tokens, batch_size)
+        baseline = answers.get(1.0, baseline)
         for factor in factors:
-            answers = baseline if factor == 1.0 else _answers(hm, suite, items, _scalings(group, factor),
-                                                              max_new_tokens, batch_size)
-            for item, (answer, text) in zip(items, answers):
+            for item, (answer, text) in zip(items, answers.get(factor, baseline)):
                 rows.append({"heads": head_label(group), "layer": group[0][0] if len(group) == 1 else None,
                              "head": group[0][1] if len(group) == 1 else None, "factor": factor,
                              "country": item.country, "memorised": item.memorised, "in_context": item.in_context,
@@ -164,20 +168,36 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).astype({"layer": "Int64", "head": "Int64"})
 
 
-def _scalings(group: Sequence[Head], factor: float) -> list[ScaleHeads]:
-    by_layer: dict[int, dict[int, float]] = {}
+class _RowScaledHeads:
+    """``ScaleHeads("z.L", {head: f})`` with one factor per batch row: a sweep's factors stacked
+    along the batch (rows ``prompt × factor``), so one generation serves every factor."""
+
+    def __init__(self, layer: int, heads: list[int], row_factors: Tensor):
+        self.site, self.heads, self.row_factors = f"z.{layer}", heads, row_factors
+
+    def __call__(self, act: Tensor, ctx) -> Tensor:  # act: [batch, pos, head, d_head]
+        factors = self.row_factors.to(act.device, act.dtype)[:, None, None, None]
+        scaled = act.clone()
+        scaled[:, :, self.heads] = act[:, :, self.heads] * factors
+        return scaled
+
+
+def _answers(hm, suite: RecallSuite, items: Sequence[RecallItem], group: Sequence[Head], factors: Sequence[float],
+             max_new_tokens: int, batch_size: int) -> dict[float, list[tuple[str, str]]]:
+    """Greedy answers of every item under each factor (``group``'s heads scaled), generated with the
+    factors stacked along the batch in chunks of at most ``batch_size`` rows."""
+    rows = [(factor, item) for factor in factors for item in items]
+    by_layer: dict[int, list[int]] = {}
     for layer, head in group:
-        by_layer.setdefault(layer, {})[head] = factor
-    return [ScaleHeads(f"z.{layer}", scales) for layer, scales in sorted(by_layer.items())]
-
-
-def _answers(hm, suite: RecallSuite, items: Sequence[RecallItem], interventions: list, max_new_tokens: int,
-             batch_size: int) -> list[tuple[str, str]]:
-    answers = []
-    for chunk in _chunks(items, batch_size):
-        generation = generate(hm, [item.prompt for item in chunk], interventions=interventions,
+        by_layer.setdefault(layer, []).append(head)
+    answers: dict[float, list[tuple[str, str]]] = {factor: [] for factor in factors}
+    for chunk in _chunks(rows, batch_size):
+        row_factors = torch.tensor([factor for factor, _ in chunk])
+        scalings = [_RowScaledHeads(layer, heads, row_factors) for layer, heads in sorted(by_layer.items())]
+        generation = generate(hm, [item.prompt for _, item in chunk], interventions=scalings,
                               max_new_tokens=max_new_tokens, where="all")
-        answers += [(suite.score(text, item), text) for item, text in zip(chunk, generation.texts)]
+        for (factor, item), text in zip(chunk, generation.texts):
+            answers[factor].append((suite.score(text, item), text))
     return answers
 
 
@@ -186,7 +206,10 @@ def _first_token(hm, capital: str) -> int:
 
 
 def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
+    """Consecutive chunks of at most ``size``, as even as possible (no tiny last chunk)."""
+    count = -(-len(items) // size)
+    even = -(-len(items) // count) if count else size
+    return [items[i:i + even] for i in range(0, len(items), even)]
 
 
 def _check_items(items: Sequence[RecallItem]) -> list[RecallItem]:
@@ -233,7 +256,7 @@ class RecallResult:
 
 def recall(hm, suite: str | RecallSuite = "builtin:capitals", heads: str | Sequence[Head] = "top:3",
            factors: Sequence[float] = DEFAULT_FACTORS, *, n_facts: int | None = None, seed: int = 0,
-           held_out: float = 0.5, together: bool = True, max_new_tokens: int = 6, batch_size: int = 32,
+           held_out: float = 0.5, together: bool = True, max_new_tokens: int = 6, batch_size: int = 96,
            only_known: bool = True) -> RecallResult:
     """The whole protocol: keep the facts the model knows, split them by ``seed``, attribute on the
     train part, scale the chosen heads on the held-out part.
