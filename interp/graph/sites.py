@@ -68,7 +68,7 @@ def parse_site(name: str) -> SiteName:
     )
 
 
-_LOOSE_SITE = re.compile(r"^\s*(?P<kind>[A-Za-z_ -]*[A-Za-z])[^A-Za-z0-9-]*(?P<layer>-?\d+)?\s*$")
+_LOOSE_SITE = re.compile(r"^\s*(?P<kind>[A-Za-z_ -]*[A-Za-z])(?P<sep>[^A-Za-z0-9]*)(?P<layer>\d+)?\s*$")
 
 
 def _guess(name: str) -> str | None:
@@ -76,12 +76,15 @@ def _guess(name: str) -> str | None:
     if ":" in name:  # a module path with a misspelt side
         module, _, io = name.rpartition(":")
         close = difflib.get_close_matches(io.strip().lower(), ["input", "output"], n=1, cutoff=0.6)
-        return f"{module.strip()}:{close[0]}" if close and _MODULE_SITE.match(f"{module.strip()}:{close[0]}") else None
+        if close and _MODULE_SITE.match(f"{module.strip()}:{close[0]}"):
+            return f"{module.strip()}:{close[0]}"
     match = _LOOSE_SITE.match(name)
     if not match:
         return None
     kind = re.sub(r"[ -]+", "_", match["kind"].strip().lower())
-    layer = match["layer"]
+    layer, sep = match["layer"], match["sep"]
+    if layer is not None and sep.endswith("-") and sep.rstrip("-"):  # "z.-1", "z -1": from the end
+        layer = f"-{layer}"
     kinds = LAYER_KINDS if layer is not None else GLOBAL_KINDS_BEFORE + GLOBAL_KINDS_AFTER
     close = difflib.get_close_matches(kind, kinds, n=1, cutoff=0.6)
     if not close:
