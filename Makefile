@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: main test lint bench clean-venv
+.PHONY: main test lint bench notebooks clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ main: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# Execute every notebook top to bottom (also part of `make test`).
+notebooks: $(STAMP)
+	$(PY) -m pytest -q tests/test_notebooks.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check interp tests benchmarks
