@@ -95,9 +95,9 @@ px.line(components, x="layer", y="normalised effect", color="component", markers
         title="Patching one component's output at the last token").show()
 
 # %% [markdown]
-# Attention in the last layers does the moving: patching `attn_out` of layers 26 and 27 at the
-# last token gets most of the flip (some MLP layers help). Attention is made of heads, so which
-# heads?
+# Only a few components near the top matter at the last token: the attention outputs of layers 26
+# and 27 and the MLP of layer 25 each recover about half of the flip on their own. Attention is made
+# of heads, so which heads?
 #
 # ## Per-head patching
 #
