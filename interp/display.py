@@ -62,7 +62,8 @@ def hooked_model_html(hm) -> str:
                   ("kv heads", d.n_kv_heads), ("d_head", d.d_head)]
     else:
         facts.append(("sites", "no adapter: module-path sites only, e.g. 'PATH:output'"))
-    facts += [("dtype", str(hm.dtype).replace("torch.", "")), ("device", hm.device)]
+    if next(hm.model.parameters(), None) is not None:  # a parameter-free module has neither
+        facts += [("dtype", str(hm.dtype).replace("torch.", "")), ("device", hm.device)]
     names = hm.sites()
     by_kind: dict[str, list[str]] = {}
     for name in names:

@@ -82,6 +82,7 @@ def test_hooked_model_html_without_adapter_says_module_paths():
     html = hm._repr_html_()
     assert "module-path sites only" in html and "Sequential" in html
     read(html)
+    assert "module-path sites only" in interp.wrap(nn.ReLU())._repr_html_()  # no parameters: no dtype row
 
 
 def test_intervention_html_lists_config_and_tensor_shapes():
