@@ -19,6 +19,7 @@ import pytest
 import torch
 
 import interp
+from interp.errors import InputError
 from interp.eval import causal_efficacy, syntaxgym
 from interp.graph import count_hooks
 from interp.interventions import (
@@ -200,3 +201,12 @@ def test_a_fault_half_way_through_an_evaluator_leaves_the_model_as_it_was(name, 
         fault.remove()
     assert fault.calls == max(1, counter.calls // 2)
     assert_untouched(hm, before, logits)
+
+
+def test_a_handler_that_returns_another_shape_is_an_error_at_its_site(hm):
+    logits = hm.run(BASE).logits
+    before = fingerprint(hm)
+    for wrong in (lambda act, ctx: act[..., :3], lambda act, ctx: act.tolist()):
+        with pytest.raises(InputError, match=r"a handler at 'resid_post.1' returned .*activation's shape \[2, "):
+            hm.run(BASE, interventions=[Apply("resid_post.1", wrong)])
+        assert_untouched(hm, before, logits)
