@@ -258,3 +258,14 @@ def test_write_makes_the_output_folder(tmp_path):
     torch.testing.assert_close(steer.vector, result.vectors[1].vector(1.0))
     summary = pd.read_csv(tmp_path / "summary.csv")
     assert len(summary) == 2 * 3 * 6 and (summary.ci_low <= summary.value + 1e-9).all()
+
+
+def test_seeded_sampling_repeats_with_its_seed_and_gives_several_samples():
+    hm = interp.models.tiny("llama", seed=10)
+    kwargs = {"layers": [1], "coefficients": [0.0, 1.0], "max_new_tokens": 5, "sample": True, "samples": 2}
+    first = steering_sweep(hm, CONTRAST, seed=3, **kwargs).generations
+    again = steering_sweep(hm, CONTRAST, seed=3, **kwargs).generations
+    other = steering_sweep(hm, CONTRAST, seed=4, **kwargs).generations
+    assert len(first) == 2 * 4 * 2 and set(first["sample"]) == {0, 1}
+    assert first.tokens.tolist() == again.tokens.tolist()
+    assert first.tokens.tolist() != other.tokens.tolist()

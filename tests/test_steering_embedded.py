@@ -1,8 +1,9 @@
 """Steering the embedded SmolLM2-135M along the built-in sentiment set (slow: loads the model).
 
-One sweep (layer 9, the default; coefficients -1, -0.25, 0, 0.25, 1; the 32 built-in prompts; 16 new
-tokens) serves every test. Measured when written: positive-word rate 0.97 at +0.25 vs 0.16 at -0.25,
-negative-word rate 0.00 vs 0.34; perplexity 3.4 at 0, ~5 at ±0.25, over 40 at ±1.
+One sweep (layer 9, the default; coefficients -0.5, 0, 0.5; the 32 built-in prompts; 12 new tokens)
+serves every test. Measured when written (95 % intervals): positive-word rate 0.75 [0.58, 0.87] at +0.5
+vs 0.00 [0.00, 0.11] at -0.5; negative-word rate 0.44 [0.28, 0.61] at -0.5 vs 0.00 [0.00, 0.11] at +0.5;
+perplexity 3.8 [3.5, 4.1] at 0, 17.7 [14.6, 21.4] at -0.5, 15.2 [12.6, 18.3] at +0.5.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from interp.suites.steering import load_contrast
 
 pytestmark = pytest.mark.slow
 
-COEFFICIENTS = [-1.0, -0.25, 0.0, 0.25, 1.0]
-TOKENS = 16
+COEFFICIENTS = [-0.5, 0.0, 0.5]
+TOKENS = 12
 
 
 @pytest.fixture(scope="module")
@@ -38,22 +39,22 @@ def test_coefficient_zero_is_unsteered_generation_token_for_token(embedded, swee
     zero = sweep.generations[sweep.generations.coefficient == 0.0].sort_values("prompt")
     assert zero.tokens.tolist() == plain
     assert zero.text.tolist() == gen.texts
-    steered = sweep.generations[sweep.generations.coefficient == 0.25].sort_values("prompt")
+    steered = sweep.generations[sweep.generations.coefficient == 0.5].sort_values("prompt")
     assert sum(a != b for a, b in zip(steered.tokens, plain)) >= len(plain) // 2
 
 
 def test_positive_steering_brings_positive_words_and_negative_steering_negative_ones(sweep):
     """The 95 % Wilson intervals of the two rates (32 continuations each) do not overlap."""
-    up, down = summary_value(sweep, 0.25, "target"), summary_value(sweep, -0.25, "target")
+    up, down = summary_value(sweep, 0.5, "target"), summary_value(sweep, -0.5, "target")
     assert up.n == down.n == 32
     assert up.ci_low > down.ci_high, (up.value, down.value)
-    up, down = summary_value(sweep, 0.25, "opposite"), summary_value(sweep, -0.25, "opposite")
+    up, down = summary_value(sweep, 0.5, "opposite"), summary_value(sweep, -0.5, "opposite")
     assert down.ci_low > up.ci_high, (down.value, up.value)
 
 
-def test_large_coefficients_cost_fluency(sweep):
-    """Perplexity (under the unsteered model) grows with |coefficient|, beyond its 95 % interval."""
-    for sign in (-1, 1):
-        zero, small, large = (summary_value(sweep, sign * c, "perplexity") for c in (0.0, 0.25, 1.0))
-        assert small.ci_low > zero.ci_high, (sign, zero.value, small.value)
-        assert large.ci_low > small.ci_high, (sign, small.value, large.value)
+def test_steering_costs_fluency(sweep):
+    """Perplexity under the unsteered model grows with |coefficient|, beyond the 95 % intervals."""
+    zero = summary_value(sweep, 0.0, "perplexity")
+    for coefficient in (-0.5, 0.5):
+        steered = summary_value(sweep, coefficient, "perplexity")
+        assert steered.ci_low > zero.ci_high, (coefficient, zero.value, steered.value)
