@@ -152,14 +152,15 @@ class Intervention(nn.Module):
         return state
 
     def save(self, path: str | Path) -> Path:
-        """Write ``config.json`` and ``tensors.safetensors`` into the folder ``path``."""
-        from safetensors.torch import save_file
+        """Write ``tensors.safetensors`` and ``config.json`` into the folder ``path``, each atomically."""
+        from safetensors.torch import save
+
+        from interp.eval.output import atomic_write_bytes, atomic_write_text
 
         folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "config.json").write_text(json.dumps(self.config(), indent=2))
         tensors = {k: v.contiguous().cpu() for k, v in self.tensors().items()}
-        save_file(tensors, folder / "tensors.safetensors")
+        atomic_write_bytes(folder / "tensors.safetensors", save(tensors))
+        atomic_write_text(folder / "config.json", json.dumps(self.config(), indent=2))
         return folder
 
     @classmethod
@@ -223,6 +224,7 @@ def check_width(name: str, tensor: Tensor, expected: tuple[int, ...] | None, sit
         raise InputError(
             f"{name} has shape {list(tensor.shape)}, but {site} needs trailing dims {list(expected)}"
         )
+
 
 def check_real(name: str, tensor: Tensor) -> Tensor:
     """A vector or basis must hold real numbers with data: floating-point or integer values are cast
