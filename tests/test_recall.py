@@ -106,7 +106,8 @@ def test_recall_scaling_rows_and_rates(suite):
     assert list(pd.unique(scaling.results.heads)) == ["L0.H1", "L1.H2", "L0.H1+L1.H2"]
     assert len(scaling.results) == 3 * 2 * 5
     for (heads, factor), rows in scaling.summary.groupby(["heads", "factor"]):
-        assert rows.value.sum() == pytest.approx(1.0) and set(rows.n) == {5}
+        rates = rows[rows.metric.isin(["in_context", "memorised", "other"])]
+        assert rates.value.sum() == pytest.approx(1.0) and set(rows.n) == {5}
         assert (rows.ci_low <= rows.value).all() and (rows.value <= rows.ci_high).all()
         answers = scaling.results[(scaling.results.heads == heads) & (scaling.results.factor == factor)].answer
         assert scaling.rate(heads, factor, "other") == pytest.approx((answers == "other").mean())
@@ -121,6 +122,16 @@ def test_recall_scaling_rows_and_rates(suite):
         rows = scaling.results[(scaling.results.heads == heads) & (scaling.results.factor == factor)]
         assert rows.continuation.tolist() == direct, (heads, factor)
     assert scaling.results.continuation.nunique() > 1
+    # logit_diff is the attribution's total without scaling, and a plain scaled run's difference with it
+    unscaled = scaling.results[(scaling.results.heads == "L1.H2") & (scaling.results.factor == 1.0)]
+    assert unscaled.logit_diff.tolist() == pytest.approx(recall_attribution(hm, items).total.tolist(), abs=1e-4)
+    logits = hm.run(prompts, interventions=[ScaleHeads("z.1", {2: -1.0})]).last_logits
+    ids = lambda words: [hm.tokenizer(" " + w, add_special_tokens=False)["input_ids"][0] for w in words]  # noqa: E731
+    expected = logits[range(5), ids(rows.memorised)] - logits[range(5), ids(rows.in_context)]
+    scaled = scaling.results[(scaling.results.heads == "L1.H2") & (scaling.results.factor == -1.0)]
+    assert scaled.logit_diff.tolist() == pytest.approx(expected.tolist(), abs=1e-4)
+    prefers = scaling.summary.query("heads == 'L1.H2' and factor == -1.0 and metric == 'prefers_in_context'").value
+    assert float(prefers.iloc[0]) == pytest.approx(float((expected < 0).float().mean()))
 
 
 def test_top_heads_come_from_the_attribution(suite):
@@ -174,7 +185,7 @@ def test_recall_command_writes_the_output_folder(tiny_dir, tmp_path, capsys):
     assert sorted(p.name for p in (out / "figures").iterdir()) == ["head_attribution.html", "head_scaling.html"]
     summary, results = pd.read_csv(out / "summary.csv"), pd.read_csv(out / "results.csv")
     assert len(results) == 3 * 2 * 3  # two heads and both together, two factors, three held-out facts
-    assert set(summary.metric) == {"in_context", "memorised", "other"}
+    assert set(summary.metric) == {"in_context", "memorised", "other", "prefers_in_context", "logit_diff"}
     attribution = pd.read_csv(out / "attribution.csv")
     assert (attribution.component == "head").sum() == 2 * 4
     meta = json.loads((out / "meta.json").read_text())

@@ -7,7 +7,8 @@ Keeps the facts the model knows without context, splits them by ``--seed`` into 
 halves, attributes ``logit(memorised) − logit(in-context)`` to every head on the train half, then
 scales the chosen heads' value vectors during greedy generation on the held-out half. Writes
 ``results.csv`` (one row per head × factor × fact: the answer and the continuation), ``summary.csv``
-(in-context / memorised / other rates per head × factor, 95 % Wilson intervals; printed),
+(per head × factor: in-context / memorised / other answer rates, the share preferring the in-context
+first token, the mean logit difference, with 95 % intervals; printed),
 ``attribution.csv`` (every component's mean direct contribution), ``known.csv`` (the filter),
 ``meta.json`` and ``figures/head_attribution.html``, ``figures/head_scaling.html``.
 """
@@ -90,6 +91,6 @@ def report(result) -> str:
              ""]
     summary = result.scaling.summary
     table = summary.pivot_table(index=["heads", "factor"], columns="metric", values="value", sort=False)
-    table = table.reindex(columns=["in_context", "memorised", "other"])
+    table = table.reindex(columns=["in_context", "memorised", "other", "prefers_in_context", "logit_diff"])
     lines.append(table.to_string(float_format=lambda v: f"{v:.3f}"))
     return "\n".join(lines)

@@ -7,8 +7,8 @@ memorised answer, and what scaling them does (Yu, Merullo & Pavlick 2023).
 >>> hm, suite = interp.models.tiny("llama"), recall.load("builtin:capitals")
 >>> items = suite.items(hm.tokenizer)[:4]
 >>> scaling = recall_scaling(hm, suite, items, heads=[(1, 0)], factors=[-1.5, 1.0], max_new_tokens=3)
->>> scaling.summary[["heads", "factor", "metric"]].drop_duplicates().shape[0]    # 2 factors × 3 rates
-6
+>>> sorted(set(scaling.summary.metric))
+['in_context', 'logit_diff', 'memorised', 'other', 'prefers_in_context']
 >>> set(scaling.results.answer) <= {"in_context", "memorised", "other"}
 True
 
@@ -26,8 +26,10 @@ factor), so one greedy generation serves every factor; the tests check it row fo
 
 **Scoring.** Greedy generation of ``max_new_tokens``; the continuation up to the suite's next stop
 marker (the next line / question) is ``in_context`` or ``memorised`` when it names that capital
-(the earlier one if both), else ``other``. Factor 1 is the unintervened model (run once, shared
-by every head's factor-1 row).
+(the earlier one if both), else ``other``. The same generation also records, at the prompt's last
+token, ``logit_diff`` = logit(memorised) − logit(in-context) (first tokens, the quantity the
+attribution decomposes) and so whether the model *prefers* the in-context answer of the two.
+Factor 1 is the unintervened model (multiplying by 1 is exact; run once, shared by every head).
 """
 
 from __future__ import annotations
@@ -121,11 +123,11 @@ def recall_scaling(hm, suite: RecallSuite, items: Sequence[RecallItem], heads: s
         answers = _answers(hm, suite, items, group, to_run, max_new_tokens, batch_size)
         baseline = answers.get(1.0, baseline)
         for factor in factors:
-            for item, (answer, text) in zip(items, answers.get(factor, baseline)):
+            for item, (answer, text, logit_diff) in zip(items, answers.get(factor, baseline)):
                 rows.append({"heads": head_label(group), "layer": group[0][0] if len(group) == 1 else None,
                              "head": group[0][1] if len(group) == 1 else None, "factor": factor,
                              "country": item.country, "memorised": item.memorised, "in_context": item.in_context,
-                             "answer": answer, "continuation": text})
+                             "answer": answer, "logit_diff": logit_diff, "continuation": text})
     results = pd.DataFrame(rows).astype({"layer": "Int64", "head": "Int64"})
     return RecallScaling(results, summarise(results), chosen)
 
@@ -155,16 +157,24 @@ def resolve_heads(hm, heads: str | Sequence[Head], attribution: HeadAttribution 
 
 
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
-    """Rates per (heads, factor): one row per answer kind with ``value``, ``n``, ``ci_low``, ``ci_high``."""
+    """Per (heads, factor): the rate of each answer kind (``in_context``, ``memorised``, ``other``),
+    ``prefers_in_context`` (share of prompts whose in-context first token out-scores the memorised
+    one) with 95 % Wilson intervals, and the mean ``logit_diff`` (memorised − in-context) with a
+    normal 95 % interval; columns ``metric, value, n, ci_low, ci_high``."""
     rows = []
     keys = ["heads", "layer", "head", "factor"]
     for key, group in results.groupby(keys, sort=False, dropna=False):
         n = len(group)
-        for answer in ANSWERS:
-            rate = float((group.answer == answer).mean())
+        rates = {answer: float((group.answer == answer).mean()) for answer in ANSWERS}
+        rates["prefers_in_context"] = float((group.logit_diff < 0).mean())
+        for metric, rate in rates.items():
             low, high = wilson_interval([rate], [n])
-            rows.append({**dict(zip(keys, key)), "metric": answer, "value": rate, "n": n,
+            rows.append({**dict(zip(keys, key)), "metric": metric, "value": rate, "n": n,
                          "ci_low": float(low[0]), "ci_high": float(high[0])})
+        mean = float(group.logit_diff.mean())
+        half = 1.959964 * float(group.logit_diff.std()) / math.sqrt(n) if n > 1 else math.nan
+        rows.append({**dict(zip(keys, key)), "metric": "logit_diff", "value": mean, "n": n,
+                     "ci_low": mean - half, "ci_high": mean + half})
     return pd.DataFrame(rows).astype({"layer": "Int64", "head": "Int64"})
 
 
@@ -182,22 +192,41 @@ class _RowScaledHeads:
         return scaled
 
 
+class _PromptLogits:
+    """Reads (never writes) the logits of the prompt's last token at the first generation step."""
+
+    site = "logits"
+
+    def __init__(self):
+        self.last: Tensor | None = None
+
+    def __call__(self, act: Tensor, ctx) -> None:  # act: [batch, pos, vocab], prompts left-padded
+        if self.last is None:
+            self.last = act[:, -1].detach().float().cpu()
+
+
 def _answers(hm, suite: RecallSuite, items: Sequence[RecallItem], group: Sequence[Head], factors: Sequence[float],
-             max_new_tokens: int, batch_size: int) -> dict[float, list[tuple[str, str]]]:
-    """Greedy answers of every item under each factor (``group``'s heads scaled), generated with the
-    factors stacked along the batch in chunks of at most ``batch_size`` rows."""
+             max_new_tokens: int, batch_size: int) -> dict[float, list[tuple[str, str, float]]]:
+    """Greedy answers of every item under each factor (``group``'s heads scaled) as (answer kind,
+    continuation, logit(memorised) − logit(in-context) at the prompt's last token, first tokens),
+    generated with the factors stacked along the batch in chunks of at most ``batch_size`` rows."""
     rows = [(factor, item) for factor in factors for item in items]
     by_layer: dict[int, list[int]] = {}
     for layer, head in group:
         by_layer.setdefault(layer, []).append(head)
-    answers: dict[float, list[tuple[str, str]]] = {factor: [] for factor in factors}
+    answers: dict[float, list[tuple[str, str, float]]] = {factor: [] for factor in factors}
     for chunk in _chunks(rows, batch_size):
         row_factors = torch.tensor([factor for factor, _ in chunk])
         scalings = [_RowScaledHeads(layer, heads, row_factors) for layer, heads in sorted(by_layer.items())]
-        generation = generate(hm, [item.prompt for _, item in chunk], interventions=scalings,
+        logits = _PromptLogits()
+        generation = generate(hm, [item.prompt for _, item in chunk], interventions=[*scalings, logits],
                               max_new_tokens=max_new_tokens, where="all")
-        for (factor, item), text in zip(chunk, generation.texts):
-            answers[factor].append((suite.score(text, item), text))
+        memorised = torch.tensor([_first_token(hm, item.memorised) for _, item in chunk])
+        in_context = torch.tensor([_first_token(hm, item.in_context) for _, item in chunk])
+        rows_index = torch.arange(len(chunk))
+        diffs = (logits.last[rows_index, memorised] - logits.last[rows_index, in_context]).tolist()
+        for (factor, item), text, diff in zip(chunk, generation.texts, diffs):
+            answers[factor].append((suite.score(text, item), text, diff))
     return answers
 
 
