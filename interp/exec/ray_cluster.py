@@ -21,6 +21,7 @@ Ray is imported when the executor first connects, never by ``import interp``. Wo
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +31,8 @@ from interp.errors import InputError
 from interp.exec.base import Executor, ExecutorError
 from interp.exec.spec import ModelSpec
 from interp.exec.worker import Worker
+
+RESOURCE_WAIT_S = 10.0  # how long to wait for CPUs that killed actors are still releasing
 
 
 class WorkerActor:
@@ -103,11 +106,19 @@ class RayExecutor(Executor):
         return ray
 
     def _workers_wanted(self, ray, n_units: int) -> int:
-        """Workers for this map; an error rather than actors that wait forever for CPUs held elsewhere."""
-        total = ray.cluster_resources().get("CPU", 0)
-        free = ray.available_resources().get("CPU", 0) + len(self._actors) * self.cpus_per_worker
-        capacity = int(min(free, total) // self.cpus_per_worker)
-        wanted = self.num_workers or max(1, capacity)
+        """Workers for this map; an error rather than actors that wait forever for CPUs held elsewhere.
+
+        Ray frees a killed actor's CPUs a moment after ``ray.kill`` returns, so CPUs that another
+        executor just released get up to ``RESOURCE_WAIT_S`` seconds to show up."""
+        deadline = time.monotonic() + RESOURCE_WAIT_S
+        while True:
+            total = ray.cluster_resources().get("CPU", 0)
+            free = ray.available_resources().get("CPU", 0) + len(self._actors) * self.cpus_per_worker
+            capacity = int(min(free, total) // self.cpus_per_worker)
+            wanted = self.num_workers or max(1, capacity)
+            if wanted <= capacity or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         if wanted > capacity:
             raise ExecutorError(f"{wanted} workers of {self.cpus_per_worker:g} CPU(s) each do not fit the Ray "
                                 f"cluster: {free:g} of its {total:g} CPUs are free (other executors' workers hold "
