@@ -166,7 +166,7 @@ RowForward = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
 
 def _packed_forward(hm, data: PairData, site: str, start_site: str) -> RowForward:
     """Rows packed into one sequence of only the tokens an edit can change (interp.methods.packed)."""
-    state = base_state(hm, data.base, parse_site(start_site).layer)
+    state = base_state(hm, data.base, parse_site(start_site).layer, prefix=int(data.absolute("base").max()))
 
     def forward(rows: Tensor, index: Tensor, source: Tensor, basis: Tensor) -> Tensor:
         packing = Packing(data.base, rows, index)

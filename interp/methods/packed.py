@@ -20,6 +20,12 @@ mask), and only each row's last token is unembedded.
 >>> logits = packed_last_logits(hm, state, packing, [])          # no intervention: the plain run's
 >>> torch.allclose(logits, hm.run(batch).last_logits[[0, 1, 0]], atol=1e-5)
 True
+>>> early = Packing(batch, examples=torch.tensor([0, 1]), starts=torch.tensor([1, 2]))
+>>> short = base_state(hm, batch, layer=1, prefix=2)      # the keys/values of tokens 0, 1 suffice here
+>>> short.keys[1].shape[2], short.resid.shape[1]
+(2, 7)
+>>> torch.allclose(packed_last_logits(hm, short, early, []), hm.run(batch).last_logits, atol=1e-5)
+True
 
 Interventions are plain handlers (``site`` + ``__call__(act, ctx)``) on the packed activations
 ``[1, tokens, ...]``; :class:`PackedInterchange` writes each row's first token.
@@ -58,19 +64,34 @@ def packable(hm) -> bool:
     return all(name in params for name in ("past_key_values", "logits_to_keep", "position_ids"))
 
 
-def base_state(hm, batch: Batch, layer: int) -> BaseState:
-    """One plain base forward: ``resid_pre.layer`` and every layer's keys/values (no unembedding)."""
-    store: dict[str, Tensor] = {}
+def base_state(hm, batch: Batch, layer: int, prefix: int | None = None) -> BaseState:
+    """The plain base run's ``resid_pre.layer`` and every layer's keys/values (no unembedding).
+
+    ``prefix``: keys/values are needed only for tokens before this absolute index (the latest row
+    start; default: every token). When that saves work and the batch is right-padded, the base
+    runs up to ``layer`` on every token and through all layers on the first ``prefix`` tokens only.
+    """
     site = f"resid_pre.{layer}"
+    width = batch.width if prefix is None else max(1, min(int(prefix), batch.width))
+    if not batch.left_padded and width * hm.n_layers + batch.width * layer < batch.width * hm.n_layers:
+        resid = hm.run(batch, cache=[site], logits=False).cache[site]
+        keys, values = _keys_values(hm, Batch(batch.input_ids[:, :width], batch.attention_mask[:, :width]))
+        return BaseState(batch, layer, resid, keys, values)
+    store: dict[str, Tensor] = {}
 
     def keep(act: Tensor, ctx) -> None:
         store[site] = act.detach()
 
-    with torch.no_grad(), hm.hooks({site: keep}, batch=batch):
-        out = hm.model.base_model(**batch.model_kwargs(hm.device), use_cache=True)
-    cache = out.past_key_values
-    return BaseState(batch, layer, store[site], [entry.keys for entry in cache.layers],
-                     [entry.values for entry in cache.layers])
+    with hm.hooks({site: keep}, batch=batch):
+        keys, values = _keys_values(hm, batch)
+    return BaseState(batch, layer, store[site], keys, values)
+
+
+def _keys_values(hm, batch: Batch) -> tuple[list[Tensor], list[Tensor]]:
+    """Every layer's keys and values ``[n, kv_heads, T, d_head]`` of a plain run (the decoder only)."""
+    with torch.no_grad():
+        cache = hm.model.base_model(**batch.model_kwargs(hm.device), use_cache=True).past_key_values
+    return [entry.keys for entry in cache.layers], [entry.values for entry in cache.layers]
 
 
 class Packing:

@@ -112,7 +112,7 @@ def score(hm, data: PairData, site: str, directions: Direction | Sequence[Direct
     del source_acts
     base_index = data.absolute("base")
     if start_site is not None and packable(hm):  # rows packed: only the tokens an edit can change
-        state = base_state(hm, data.base, parse_site(start_site).layer)
+        state = base_state(hm, data.base, parse_site(start_site).layer, prefix=int(base_index.max()))
 
         def last_logprobs_of(i: Tensor, p: Tensor) -> Tensor:
             packing = Packing(data.base, i, base_index[i, p])
