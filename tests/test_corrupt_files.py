@@ -191,8 +191,6 @@ def test_a_damaged_unit_file_stops_the_resume_and_names_the_file(hm, tmp_path, d
         assert (out / "results.csv").read_text() == reference
 
 
-@pytest.mark.xfail(strict=True, reason="interp.eval.causal_efficacy.load_directions lets SafetensorError/TypeError "
-                                       "through (file owned by the executor refactor; reported to the lead)")
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "no metadata"])
 def test_a_damaged_directions_file_is_reported_with_its_name(tmp_path, damage):
     from interp.eval import load_directions

@@ -229,9 +229,15 @@ def load_directions(path: str | Path) -> dict[int, Any]:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such directions file")
-    with safe_open(str(path), framework="pt") as file:
-        site = file.metadata()["site"]
-        bases, spans = file.get_tensor("bases"), file.get_tensor("spans").tolist()
+    try:
+        with safe_open(str(path), framework="pt") as file:
+            site = (file.metadata() or {})["site"]
+            bases, spans = file.get_tensor("bases"), file.get_tensor("spans").tolist()
+        if bases.ndim != 3 or len(spans) != bases.shape[0]:
+            raise ValueError(f"bases of shape {list(bases.shape)} for {len(spans)} spans")
+    except Exception as error:  # safetensors raises its own error types for damaged headers and data
+        raise InputError(f"{path}: not a directions file written by interp, or damaged ({error}); delete it and "
+                         "rerun to recompute the unit") from None
     return {span: Subspace(site, bases[p]) for p, span in enumerate(spans)}
 
 
