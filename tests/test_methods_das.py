@@ -174,3 +174,17 @@ def test_packed_training_needs_a_site_inside_a_layer():
     with pytest.raises(InputError, match="packed training needs"):
         train_das(hm, pairs(hm), "embed", packed=True, steps=1)
     assert train_das(hm, pairs(hm), "embed", steps=1).losses.shape == (1, 2)  # full rows from the start
+
+
+def test_score_packs_long_chunks_in_pieces(monkeypatch):
+    """Rows of one chunk split over several packs (the token budget) score exactly as in one pack."""
+    import interp.methods.scoring as scoring
+    from interp.methods.packed import token_chunks
+
+    hm = interp.models.tiny("llama")
+    data = pairs(hm)
+    direction = torch.nn.functional.normalize(torch.ones(hm.d_model), dim=0)
+    whole = score(hm, data, "resid_pre.1", [direction, None])
+    monkeypatch.setattr(scoring, "token_chunks", lambda lengths: token_chunks(lengths, max_tokens=5))
+    pieces = score(hm, data, "resid_pre.1", [direction, None])
+    torch.testing.assert_close(pieces.odds_ratio, whole.odds_ratio, atol=1e-5, rtol=1e-5)

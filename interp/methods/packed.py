@@ -135,6 +135,26 @@ class Packing:
         return torch.zeros(self.allowed.shape, dtype=dtype).masked_fill(~self.allowed, blocked)[None, None].to(device)
 
 
+def token_chunks(lengths: Tensor, max_tokens: int = 1024) -> list[Tensor]:
+    """Consecutive groups of rows whose ``lengths`` (tokens each) sum to at most ``max_tokens`` (a
+    row longer than that gets a group of its own): the packed mask and attention grow with the
+    square of a pack's tokens.
+
+    >>> [g.tolist() for g in token_chunks(torch.tensor([3, 4, 2, 5, 1]), max_tokens=7)]
+    [[0, 1], [2, 3], [4]]
+    """
+    groups, current, used = [], [], 0
+    for row, length in enumerate(lengths.tolist()):
+        if current and used + length > max_tokens:
+            groups.append(torch.tensor(current))
+            current, used = [], 0
+        current.append(row)
+        used += length
+    if current:
+        groups.append(torch.tensor(current))
+    return groups
+
+
 class PackedInterchange:
     """Row ``r`` writes its start token: ``h + B_r B_rᵀ (source[r] − h)`` (``basis [R, d, k]``), or the
     whole ``source[r]`` where ``full[r]`` (or everywhere when ``basis`` is None)."""

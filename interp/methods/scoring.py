@@ -35,7 +35,7 @@ from interp.errors import InputError
 from interp.graph.inputs import Batch
 from interp.graph.sites import parse_site
 from interp.interventions.base import site_shape
-from interp.methods.packed import PackedInterchange, Packing, base_state, packable, packed_last_logits
+from interp.methods.packed import PackedInterchange, Packing, base_state, packable, packed_last_logits, token_chunks
 from interp.methods.pairs import PairData
 from interp.methods.rows import RowInterchange, last_logprobs, prefix_site
 
@@ -115,9 +115,12 @@ def score(hm, data: PairData, site: str, directions: Direction | Sequence[Direct
         state = base_state(hm, data.base, parse_site(start_site).layer, prefix=int(base_index.max()))
 
         def last_logprobs_of(i: Tensor, p: Tensor) -> Tensor:
-            packing = Packing(data.base, i, base_index[i, p])
-            edit = PackedInterchange(site, packing, source_values[i, p], basis[p], full[p])
-            return packed_last_logits(hm, state, packing, [edit]).float().log_softmax(-1)
+            out = []
+            for part in token_chunks(data.base.last_index[i] - base_index[i, p] + 1):
+                packing = Packing(data.base, i[part], base_index[i[part], p[part]])
+                edit = PackedInterchange(site, packing, source_values[i[part], p[part]], basis[p[part]], full[p[part]])
+                out.append(packed_last_logits(hm, state, packing, [edit]).float().log_softmax(-1))
+            return torch.cat(out)
     else:  # full rows, resumed at resid_pre.L when the model allows it
         prefix = hm.run(data.base, cache=[start_site], logits=False).cache[start_site] if start_site else None
 
