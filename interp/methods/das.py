@@ -122,7 +122,7 @@ def train_das(hm, data: PairData, site: str, *, rank: int = 1, steps: int = 100,
     if positions is not None:
         data = data.subset(range(data.n), positions)
     n_pos, start_site = data.n_positions, prefix_site(hm, site)
-    can_pack = start_site is not None and packable(hm)
+    can_pack = start_site is not None and packable(hm, data.base.width)
     if packed and not can_pack:
         raise InputError(f"packed training needs a Hugging Face causal LM that takes a KV cache and a site inside a "
                          f"layer; {hm.name} at {site!r} does not allow it: use packed=None or False")

@@ -53,12 +53,16 @@ class BaseState:
     values: list[Tensor]
 
 
-def packable(hm) -> bool:
+def packable(hm, width: int | None = None) -> bool:
     """A Hugging Face causal LM with a layout, whose forward takes a KV cache, position ids and
-    per-position logits (what the packed forward hands it)."""
+    per-position logits (what the packed forward hands it). Sliding-window attention is left to
+    the model's own masks unless the sequences (``width`` tokens) fit in the window."""
     from interp.graph.hooked_model import _call_hf
 
     if hm._call is not _call_hf or getattr(hm, "layout", None) is None:
+        return False
+    window = getattr(hm.config, "sliding_window", None)
+    if window and getattr(hm.config, "use_sliding_window", True) is not False and (width is None or width > window):
         return False
     params = inspect.signature(hm.model.forward).parameters
     return all(name in params for name in ("past_key_values", "logits_to_keep", "position_ids"))

@@ -111,7 +111,7 @@ def score(hm, data: PairData, site: str, directions: Direction | Sequence[Direct
                                 data.absolute("source").to(source_acts.device)]  # [n, P, d]
     del source_acts
     base_index = data.absolute("base")
-    if start_site is not None and packable(hm):  # rows packed: only the tokens an edit can change
+    if start_site is not None and packable(hm, data.base.width):  # rows packed: only the tokens an edit can change
         state = base_state(hm, data.base, parse_site(start_site).layer, prefix=int(base_index.max()))
 
         def last_logprobs_of(i: Tensor, p: Tensor) -> Tensor:
