@@ -17,8 +17,9 @@ the machine is shared, and one thread per process keeps the peers' timings compa
 CPU time is reported beside wall time: with one thread it is the wall time the run would take on
 an idle machine, and it is less disturbed by other processes on a shared one.
 
-Same model (the embedded SmolLM2-135M), same training pairs, same step count, batch size and
-learning-rate schedule (Adam 5e-3, linear warm-up 10 % and decay). Both trained bases are then
+Same model (the embedded SmolLM2-135M), same training pairs in the same order, same initial basis
+(pyvene's orthogonal parametrization is loaded with ``DAS(seed=...)``'s), same step count, batch size and learning-rate
+schedule (Adam 5e-3, linear warm-up 10 % and decay). Both trained bases are then
 scored by the same code on the same test pairs (mean log odds-ratio per position). Repetitions
 are interleaved (pyvene, interp, pyvene, ...); medians reported. The last line printed is JSON,
 also written to benchmarks/results/das.json.
@@ -39,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _report import print_table, report  # noqa: E402
 
 import interp  # noqa: E402
+from interp.interventions import DAS  # noqa: E402
 from interp.methods import PairData, score, train_das  # noqa: E402
 from interp.methods.das import batch_order, schedule  # noqa: E402
 
@@ -83,6 +85,9 @@ def train_pyvene(hm, data: PairData, layer: int, steps: int, batch_size: int, lr
         pvm.disable_model_gradients()
         intervention = next(iter(pvm.interventions.values()))
         intervention = intervention[0] if isinstance(intervention, (list, tuple)) else intervention
+        # start from interp's DAS(seed=seed): the same orthogonal parametrization, its parameter and base copied
+        start = DAS(f"resid_pre.{layer}", hm.d_model, 1, seed=seed).rotation.parametrizations.weight.state_dict()
+        intervention.rotate_layer.parametrizations.weight.load_state_dict(start)
         params = list(intervention.rotate_layer.parameters())
         optimiser = torch.optim.Adam(params, lr=lr)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda s: schedule(s, steps, 0.1))
