@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import without_kv_cache
 
 import interp
-from interp.graph import HookedModel
+from interp.graph.resume import SlowPathWarning
 from interp.interventions import (
     Patch,
     attribution_patch,
@@ -60,7 +61,7 @@ def test_per_head_sweep_equals_single_head_patches(hm, kind, monkeypatch):
 
 
 @pytest.mark.parametrize("family", ["llama", "neox"])
-def test_per_head_subset_left_padded_and_without_kv_resume(family, monkeypatch):
+def test_per_head_subset_left_padded_and_without_kv_resume(family):
     hm = interp.models.tiny(family)
     base = hm.tokenize(BASE, padding_side="left")
     metric = logit_diff(hm)
@@ -69,8 +70,9 @@ def test_per_head_subset_left_padded_and_without_kv_resume(family, monkeypatch):
     fast = patch_sweep(hm, base, SOURCE, max_rows=4, **kwargs)
     assert fast.values.shape == (hm.n_layers, 3, 1, 2) and fast.heads == [1]
     torch.testing.assert_close(fast.values, slow.values, atol=1e-6, rtol=0)
-    monkeypatch.setattr(HookedModel, "can_resume", property(lambda self: False))  # full sequences instead
-    full = patch_sweep(hm, base, SOURCE, max_rows=4, **kwargs)
+    with pytest.warns(SlowPathWarning):  # the same weights behind a forward without a KV cache: full sequences
+        full = patch_sweep(without_kv_cache(hm), base, SOURCE, max_rows=4, **kwargs)
+    assert full.path == "full-sequence"
     torch.testing.assert_close(full.values, slow.values, atol=1e-6, rtol=0)
 
 

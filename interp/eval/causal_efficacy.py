@@ -337,8 +337,9 @@ class Sweep:
 
 
 def _directions(hm, method: str, task: _Task, data, site: str, layer: int, seed: int, das: dict,
-                activations_of: Callable[[], tuple[Tensor, Tensor]]) -> Tensor | None:
-    """``[P, d, k]`` bases of ``method`` for every span (None: vanilla)."""
+                activations_of: Callable[[], tuple[Tensor, Tensor]], paths: dict | None = None) -> Tensor | None:
+    """``[P, d, k]`` bases of ``method`` for every span (None: vanilla). DAS training records the path
+    its steps ran on in ``paths["das_training"]``."""
     from interp.methods import find_direction, random_direction, train_das
 
     if method == "vanilla":
@@ -346,6 +347,8 @@ def _directions(hm, method: str, task: _Task, data, site: str, layer: int, seed:
     if method == "das":
         result = train_das(hm, data, site, rank=das["rank"], steps=das["steps"], batch_size=das["batch_size"],
                            lr=das["lr"], warmup=das["warmup"], seed=seed)
+        if paths is not None:
+            paths["das_training"] = result.path
         return result.bases.detach().float()
     if method == "random":
         from interp.interventions.base import site_shape
@@ -378,9 +381,10 @@ def run_unit(worker, unit: Unit) -> tuple[dict, Tensor | None]:
     def activations_of():
         return worker.memo(("activations", task.name, site), lambda: activations(hm, task.train, site))
 
+    paths: dict[str, str] = {}
     if method == "das":
         train = task.control_train if unit.control else task.train
-        bases = _directions(hm, method, task, train, site, unit.layer, sweep.seed, sweep.das, activations_of)
+        bases = _directions(hm, method, task, train, site, unit.layer, sweep.seed, sweep.das, activations_of, paths)
     else:
         bases = worker.memo(("directions", task.name, site, method), lambda: _directions(
             hm, method, task, task.train, site, unit.layer, sweep.seed, sweep.das, activations_of))
@@ -388,11 +392,12 @@ def run_unit(worker, unit: Unit) -> tuple[dict, Tensor | None]:
     clean = worker.memo(("clean", task.name, unit.control), lambda: base_logprobs(hm, test))
     scores = score(hm, test, site, [None] * len(task.spans) if bases is None else list(bases),
                    max_rows=sweep.max_rows, clean=clean)
+    paths["scoring"] = scores.path
     record = {"task": task.name, "method": method, "layer": unit.layer, "site": site, "control": unit.control,
               "positions": list(task.spans), "odds_ratio": scores.odds_ratio.double().tolist(),
               "iia": scores.iia.int().tolist(), "behaviour": scores.behaviour.int().tolist(),
               "task_digest": task.digest, "das": sweep.das if method == "das" else None, "directions": None,
-              "seconds": round(time.perf_counter() - started, 3)}
+              "computation": paths, "seconds": round(time.perf_counter() - started, 3)}
     return record, bases
 
 
@@ -524,9 +529,20 @@ def causal_efficacy(hm, suite: Any, methods: str | Sequence[str] | None = None, 
                             suite_hash=hashlib.sha256("".join(t.digest for t in tasks_run).encode()).hexdigest()[:16],
                             tasks=[t.name for t in tasks_run], spans={t.name: t.spans for t in tasks_run},
                             methods=methods, layers=layer_list, site_kind=site_kind, control=control,
-                            n_train=n_train, n_test=n_test, das=das if "das" in methods else None, n_boot=n_boot)
+                            n_train=n_train, n_test=n_test, das=das if "das" in methods else None, n_boot=n_boot,
+                            computation=computation_paths(records))
         result.paths = write_run(out, results, summary, meta)
     return result
+
+
+def computation_paths(records: list[dict]) -> dict[str, list[str]]:
+    """Which computation paths the units ran on, e.g. ``{"scoring": ["packed"], "das_training": ["packed"]}``
+    (see :mod:`interp.graph.resume`); units read back from an older log may not say."""
+    found: dict[str, set[str]] = {}
+    for record in records:
+        for stage, path in (record.get("computation") or {}).items():
+            found.setdefault(stage, set()).add(path)
+    return {stage: sorted(paths) for stage, paths in sorted(found.items())}
 
 
 def write_run(out: Path, results: pd.DataFrame, summary: pd.DataFrame, meta: dict) -> list[Path]:

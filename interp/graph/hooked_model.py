@@ -26,6 +26,7 @@ from interp.errors import InputError, SiteError
 from interp.graph.adapters import Dims, Layout, build_bindings, layout_for
 from interp.graph.bindings import Binding
 from interp.graph.inputs import Batch, Inputs, check_fits, tokenize
+from interp.graph.resume import cache_kwargs, key_values_of, resume_support
 from interp.graph.runner import Handler, StopForward, _input_set, attached
 from interp.graph.sites import LAYER_KINDS, READ_ONLY_KINDS, canonical_names, nearest, parse_site
 
@@ -272,23 +273,25 @@ class HookedModel:
                     output = self._call(self.model, batch if batch is not None else inputs)
             except StopForward:
                 return RunOutput(None, store, batch, stopped_at=stop.name)
-        key_values = [(layer.keys, layer.values) for layer in output.past_key_values.layers] if keep_kv else None
+        key_values = key_values_of(output) if keep_kv else None
         return RunOutput(_logits_of(output), store, batch, key_values=key_values)
+
+    @property
+    def is_hf_causal_lm(self) -> bool:
+        """Whether runs call a Hugging Face causal LM's own forward (token ids in, logits out)."""
+        return self._call is _call_hf
 
     @property
     def can_resume(self) -> bool:
         """Whether :meth:`resume` (and ``run(keep_kv=True)``) work: a Hugging Face causal LM with an
-        adapter whose forward takes ``past_key_values``, ``position_ids`` and ``logits_to_keep``."""
-        import inspect
-
-        if self._call is not _call_hf or self.layout is None:
-            return False
-        params = inspect.signature(self.model.forward).parameters
-        return all(name in params for name in ("past_key_values", "logits_to_keep", "position_ids"))
+        adapter whose forward takes a KV cache (``cache`` or ``past_key_values``, as the installed
+        transformers names it), ``position_ids`` and ``logits_to_keep``. See :mod:`interp.graph.resume`."""
+        return resume_support(self).ok
 
     def _resume_requirement(self) -> str:
-        return (f"a Hugging Face causal LM whose forward takes past_key_values, position_ids and logits_to_keep; "
-                f"{self.name} is not one (hm.can_resume is False): use hm.run(start_at=...) over full sequences")
+        return (f"a Hugging Face causal LM whose forward takes a KV cache, position_ids and logits_to_keep; "
+                f"{self.name} is not one ({resume_support(self).reason}; hm.can_resume is False): "
+                f"use hm.run(start_at=...) over full sequences")
 
     def resume(
         self,
@@ -344,17 +347,15 @@ class HookedModel:
             if key_values is None or len(key_values) != self.n_layers:
                 got = "none" if key_values is None else f"{len(key_values)} layers"
                 raise InputError(f"from_token={from_token} needs key_values for all {self.n_layers} layers; got {got}")
-            from transformers import DynamicCache
-
-            past = DynamicCache(ddp_cache_data=[(k[:, :, :from_token], v[:, :, :from_token]) for k, v in key_values])
+            past = [(k[:, :, :from_token], v[:, :, :from_token]) for k, v in key_values]
         device = self.device
         position_ids = (torch.arange(batch.width)[None, :] - batch.offsets[:, None]).clamp(min=0)[:, from_token:]
         last = (batch.last_index - from_token)[:, None]
         with torch.no_grad(), self.hooks(hooks or {}, batch=batch), self._start_from(site, value, None):
             output = self.model(
                 input_ids=batch.input_ids[:, from_token:].to(device), attention_mask=batch.attention_mask.to(device),
-                position_ids=position_ids.to(device), past_key_values=past, use_cache=past is not None,
-                logits_to_keep=last.to(device))
+                position_ids=position_ids.to(device), logits_to_keep=last.to(device),
+                **cache_kwargs(resume_support(self), past))
         return RunOutput(output.logits, batch=None)
 
     def handler_table(self, batch: Batch | None, interventions: Sequence[Any] = (), cache: Iterable[str] = (), *,

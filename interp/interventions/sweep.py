@@ -54,6 +54,7 @@ from torch import Tensor
 from interp.errors import InputError, SiteError
 from interp.graph.inputs import Batch
 from interp.graph.positions import resolve_positions
+from interp.graph.resume import resume_support, warn_slow_path
 from interp.interventions.base import HEAD_KINDS, site_shape
 from interp.interventions.patch import Patch
 
@@ -72,6 +73,7 @@ class SweepResult:
     clean: Tensor = field(repr=False)  # the metric without any patch, [examples, ...]
     heads: list[int] | None = None
     source_positions: list[int] | None = None  # None: the same as positions
+    path: str = "kv-resume"  # "kv-resume": suffix forwards on the base's keys/values; "full-sequence": not
 
     def table(self):
         """A tidy pandas table: one row per (layer, position, (head,) example)."""
@@ -186,18 +188,23 @@ def patch_sweep(
                           indexing="ij")
     layer_i, j, head_i, ex = (axis.flatten() for axis in grid)
     rows = _Rows.of_cells(plan, layer_i, j, None if plan.heads is None else head_i, ex)
-    out, clean = _exact_values(hm, plan, rows, metric or (lambda logits: logits), max_rows)
+    out, clean, path = _exact_values(hm, plan, rows, metric or (lambda logits: logits), max_rows)
     shape = (len(plan.layers), len(plan.positions), *([n_heads] if plan.heads is not None else []), n)
     values = torch.stack(out).reshape(*shape, *out[0].shape)
-    return SweepResult(values, kind, plan.layers, plan.positions, clean, plan.heads, plan.source_positions)
+    return SweepResult(values, kind, plan.layers, plan.positions, clean, plan.heads, plan.source_positions, path)
 
 
-def _exact_values(hm, plan: _Plan, rows: _Rows, metric: Metric, max_rows: int) -> tuple[list[Tensor], Tensor]:
-    """``metric`` of the last logits of every patched row, and of the clean base run."""
+def _exact_values(hm, plan: _Plan, rows: _Rows, metric: Metric, max_rows: int) -> tuple[list[Tensor], Tensor, str]:
+    """``metric`` of the last logits of every patched row, of the clean base run, and the path that ran
+    (``"kv-resume"``, or ``"full-sequence"`` with a :class:`SlowPathWarning` when the model cannot resume)."""
     kind = plan.kind
+    support = resume_support(hm)
+    if not support.ok:
+        warn_slow_path(hm, "patch sweep", support.reason, "full-sequence forwards from the lowest patched layer",
+                       stacklevel=4)
     src = hm.run(plan.source, cache=plan.sites(), logits=False).cache
     resume = sorted(set(rows.layer.tolist()))
-    if hm.can_resume:
+    if support.ok:
         names = sorted({f"{k}.{layer}" for layer in resume for k in ("resid_pre", kind)})
         clean_run = hm.run(plan.base, cache=names, keep_kv=True)
         kv = clean_run.key_values
@@ -225,7 +232,7 @@ def _exact_values(hm, plan: _Plan, rows: _Rows, metric: Metric, max_rows: int) -
         scored = metric(logits)
         for i, r in enumerate(chosen.tolist()):
             out[r] = scored[i]
-    return out, clean
+    return out, clean, "kv-resume" if support.ok else "full-sequence"
 
 
 def _changed_rows(src_cache, base_cache, kind: str, rows: _Rows) -> Tensor:

@@ -69,7 +69,7 @@ def verify_top_k(
     cell = top.flatten()
     index = torch.unravel_index(cell, grid)
     rows = _Rows.of_cells(plan, index[0], index[1], index[2] if plan.heads is not None else None, ex)
-    exact, clean = _exact_values(hm, plan, rows, metric, max_rows)
+    exact, clean, _ = _exact_values(hm, plan, rows, metric, max_rows)
     exact = torch.stack(exact).detach().cpu() - clean.detach().cpu()[ex]
     if exact.ndim != 1:
         raise InputError(f"verify_top_k needs one metric value per example; got {list(exact.shape[1:])}")

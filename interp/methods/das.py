@@ -45,9 +45,10 @@ import torch
 from torch import Tensor
 
 from interp.errors import InputError
+from interp.graph.resume import resume_support, warn_slow_path
 from interp.graph.sites import parse_site
 from interp.interventions import DAS
-from interp.methods.packed import PackedInterchange, Packing, base_state, packable, packed_last_logits
+from interp.methods.packed import PackedInterchange, Packing, base_state, packed_last_logits
 from interp.methods.pairs import PairData, _rows
 from interp.methods.rows import RowInterchange, last_logprobs, prefix_site
 
@@ -58,6 +59,7 @@ class DASResult:
 
     interventions: list[DAS]
     losses: Tensor
+    path: str = "packed"  # how the steps ran: "packed", "resumed-rows" (at resid_pre.L) or "full-rows"
 
     @property
     def bases(self) -> Tensor:
@@ -122,11 +124,16 @@ def train_das(hm, data: PairData, site: str, *, rank: int = 1, steps: int = 100,
     if positions is not None:
         data = data.subset(range(data.n), positions)
     n_pos, start_site = data.n_positions, prefix_site(hm, site)
-    can_pack = start_site is not None and packable(hm, data.base.width)
+    support = resume_support(hm, data.base.width)
+    why_not = support.reason if start_site is not None else f"{site!r} is not a site inside a layer"
+    can_pack = start_site is not None and support.ok
     if packed and not can_pack:
         raise InputError(f"packed training needs a Hugging Face causal LM that takes a KV cache and a site inside a "
-                         f"layer; {hm.name} at {site!r} does not allow it: use packed=None or False")
+                         f"layer; {hm.name} at {site!r} does not allow it ({why_not}): use packed=None or False")
     use_packed = can_pack and packed is not False
+    path = "packed" if use_packed else "full-rows" if start_site is None else "resumed-rows"
+    if packed is None and not can_pack:
+        warn_slow_path(hm, "train_das", why_not, f"{path} steps")
     dases = _new_das(hm, site, rank, seed, n_pos)
     params, optimiser, scheduler = _optimiser(dases, lr, steps, warmup)
 
@@ -156,7 +163,7 @@ def train_das(hm, data: PairData, site: str, *, rank: int = 1, steps: int = 100,
         optimiser.step()
         scheduler.step()
         losses[step] = nll.detach().cpu()
-    return DASResult(dases, losses)
+    return DASResult(dases, losses, path)
 
 
 # A forward of the training loop: (example per row [R], base token per row [R], source value [R, d],
@@ -210,4 +217,4 @@ def train_das_reference(hm, data: PairData, site: str, *, rank: int = 1, steps: 
             losses.append(float(loss.detach()))
         dases.append(das)
         all_losses.append(torch.tensor(losses))
-    return DASResult(dases, torch.stack(all_losses, 1))
+    return DASResult(dases, torch.stack(all_losses, 1), "full-rows")

@@ -33,13 +33,13 @@ Interventions are plain handlers (``site`` + ``__call__(act, ctx)``) on the pack
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from interp.graph.inputs import Batch
+from interp.graph.resume import cache_kwargs, key_values_of, resume_support
 
 
 @dataclass
@@ -51,21 +51,6 @@ class BaseState:
     resid: Tensor  # [n, T, d] resid_pre.layer
     keys: list[Tensor]  # per model layer [n, kv_heads, T, d_head]
     values: list[Tensor]
-
-
-def packable(hm, width: int | None = None) -> bool:
-    """A Hugging Face causal LM with a layout, whose forward takes a KV cache, position ids and
-    per-position logits (what the packed forward hands it). Sliding-window attention is left to
-    the model's own masks unless the sequences (``width`` tokens) fit in the window."""
-    from interp.graph.hooked_model import _call_hf
-
-    if hm._call is not _call_hf or getattr(hm, "layout", None) is None:
-        return False
-    window = getattr(hm.config, "sliding_window", None)
-    if window and getattr(hm.config, "use_sliding_window", True) is not False and (width is None or width > window):
-        return False
-    params = inspect.signature(hm.model.forward).parameters
-    return all(name in params for name in ("past_key_values", "logits_to_keep", "position_ids"))
 
 
 def base_state(hm, batch: Batch, layer: int, prefix: int | None = None) -> BaseState:
@@ -94,8 +79,9 @@ def base_state(hm, batch: Batch, layer: int, prefix: int | None = None) -> BaseS
 def _keys_values(hm, batch: Batch) -> tuple[list[Tensor], list[Tensor]]:
     """Every layer's keys and values ``[n, kv_heads, T, d_head]`` of a plain run (the decoder only)."""
     with torch.no_grad():
-        cache = hm.model.base_model(**batch.model_kwargs(hm.device), use_cache=True).past_key_values
-    return [entry.keys for entry in cache.layers], [entry.values for entry in cache.layers]
+        output = hm.model.base_model(**batch.model_kwargs(hm.device), use_cache=True)
+    key_values = key_values_of(output)
+    return [keys for keys, _ in key_values], [values for _, values in key_values]
 
 
 class Packing:
@@ -187,16 +173,14 @@ class PackedInterchange:
 
 def packed_last_logits(hm, state: BaseState, packing: Packing, interventions: list, *, grad: bool = False) -> Tensor:
     """``[R, vocab]`` logits at each packed row's last token, resumed at ``resid_pre.{state.layer}``."""
-    from transformers import DynamicCache
-
     device = hm.device
     example, index = packing.example.to(state.resid.device), packing.index.to(state.resid.device)
     begin = state.resid[example, index][None]  # [1, Q, d]
     cache = None
     if packing.past:
         pe, pi = packing.past_example.to(device), packing.past_index.to(device)
-        cache = DynamicCache(ddp_cache_data=[(k[pe, :, pi].transpose(0, 1)[None], v[pe, :, pi].transpose(0, 1)[None])
-                                             for k, v in zip(state.keys, state.values)])
+        cache = [(k[pe, :, pi].transpose(0, 1)[None], v[pe, :, pi].transpose(0, 1)[None])
+                 for k, v in zip(state.keys, state.values)]
     ids = state.batch.input_ids[packing.example, packing.index][None]
     handlers: dict[str, list] = {}
     for edit in interventions:
@@ -205,6 +189,6 @@ def packed_last_logits(hm, state: BaseState, packing: Packing, interventions: li
     with torch.enable_grad() if grad else torch.no_grad(), hm.hooks(handlers), \
             hm._start_from(f"resid_pre.{state.layer}", begin, None):
         out = hm.model(input_ids=ids.to(device), attention_mask=packing.mask(dtype, device),
-                       position_ids=packing.position_ids.to(device), past_key_values=cache,
-                       use_cache=cache is not None, logits_to_keep=packing.last.to(device))
+                       position_ids=packing.position_ids.to(device), logits_to_keep=packing.last.to(device),
+                       **cache_kwargs(resume_support(hm), cache))
     return out.logits[0]

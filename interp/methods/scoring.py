@@ -33,9 +33,10 @@ from torch import Tensor
 
 from interp.errors import InputError
 from interp.graph.inputs import Batch
+from interp.graph.resume import resume_support, warn_slow_path
 from interp.graph.sites import parse_site
 from interp.interventions.base import site_shape
-from interp.methods.packed import PackedInterchange, Packing, base_state, packable, packed_last_logits, token_chunks
+from interp.methods.packed import PackedInterchange, Packing, base_state, packed_last_logits, token_chunks
 from interp.methods.pairs import PairData
 from interp.methods.rows import RowInterchange, last_logprobs, prefix_site
 
@@ -50,6 +51,7 @@ class Scores:
     iia: Tensor  # [P, n] bool
     behaviour: Tensor  # [n] bool
     names: list
+    path: str = "packed"  # how the intervened rows ran: "packed", "resumed-rows" or "full-rows"
 
     def summary(self) -> list[dict]:
         """One dict per position: mean log odds-ratio, IIA, behavioural accuracy, n."""
@@ -111,7 +113,12 @@ def score(hm, data: PairData, site: str, directions: Direction | Sequence[Direct
                                 data.absolute("source").to(source_acts.device)]  # [n, P, d]
     del source_acts
     base_index = data.absolute("base")
-    if start_site is not None and packable(hm, data.base.width):  # rows packed: only the tokens an edit can change
+    support = resume_support(hm, data.base.width)
+    path = "packed" if start_site is not None and support.ok else "full-rows" if start_site is None else "resumed-rows"
+    if path != "packed":
+        why_not = support.reason if start_site is not None else f"{site!r} is not a site inside a layer"
+        warn_slow_path(hm, "score", why_not, f"{path} forwards")
+    if path == "packed":  # rows packed: only the tokens an edit can change
         state = base_state(hm, data.base, parse_site(start_site).layer, prefix=int(base_index.max()))
 
         def last_logprobs_of(i: Tensor, p: Tensor) -> Tensor:
@@ -139,4 +146,4 @@ def score(hm, data: PairData, site: str, directions: Direction | Sequence[Direct
         star[p, i] = logprobs.gather(1, ids).cpu()
     clean = base_logprobs(hm, data) if clean is None else clean
     odds = (clean[:, 0] - clean[:, 1])[None] + (star[..., 1] - star[..., 0])
-    return Scores(odds, star[..., 1] > star[..., 0], clean[:, 0] > clean[:, 1], list(data.names))
+    return Scores(odds, star[..., 1] > star[..., 0], clean[:, 0] > clean[:, 1], list(data.names), path)
