@@ -24,3 +24,7 @@ class InputError(InterpError, ValueError):
 
 class SuiteError(InterpError, ValueError):
     """A suite file (SyntaxGym, CausalGym templates or rows) that is malformed; names file, item, field."""
+
+
+class NumericalError(InterpError, FloatingPointError):
+    """A score that came out NaN or infinite (non-finite logits or activations); names the unit it belongs to."""

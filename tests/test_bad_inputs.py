@@ -104,6 +104,20 @@ def steer(vector: torch.Tensor, **kwargs) -> Steer:
     return Steer("resid_post.0", vector, **kwargs)
 
 
+def shared_label_splits() -> dict:
+    """A task given as pairs (no template check) whose two types both have the label ' is'."""
+    from interp.suites.pairs import Pair
+
+    pairs = [Pair(("The", " dog"), ("The", " dogs"), "sg", "pl", " is", " is", "agr"),
+             Pair(("The", " dogs"), ("The", " dog"), "pl", "sg", " is", " is", "agr")]
+    return {"agr": causalgym.TaskSplits("agr", ("sg", "pl"), train=pairs, test=pairs)}
+
+
+def renamed_copy(c) -> Path:
+    """Another file holding a suite of the fixture's name."""
+    return write(c, "copy.json", syntaxgym_raw())
+
+
 def run_with(c, *interventions, inputs=BASE):
     return c.hm.run(inputs, interventions=list(interventions))
 
@@ -282,6 +296,14 @@ CASES: list[Case] = [
                           "base_label": " is", "src_label": " are", "task": "t"}])), SuiteError,
         r"fields 'base' and 'src' must align"),
     Case("suites", "unknown built-in suite", lambda c: sg_suites.load("builtin:nope"), SuiteError, r"nope"),
+    Case("suites", "SyntaxGym suite with no predictions", lambda c: sg_suites.load(mutated_suite(
+        c, lambda r: r.update(predictions=[]))), SuiteError, r"suite.json: field 'predictions' is empty"),
+    Case("suites", "SyntaxGym item number used twice", lambda c: sg_suites.load(mutated_suite(
+        c, lambda r: r["items"][1].update(item_number=1))), SuiteError,
+        r"suite.json, item 1: field 'item_number' repeats: entries 0 and 1"),
+    Case("suites", "CausalGym task whose two types share a label", lambda c: causalgym.read_templates(write(
+        c, "t.json", task_with(labels={"sg": ["is", "was"], "pl": ["are", "is"]}))), SuiteError,
+        r"t.json: task 'agr', field 'labels': 'is' is a label of both types 'sg' and 'pl'"),
     # ---------------------------------------------------------------- methods
     Case("methods", "unknown direction method", lambda c: find_direction(
         "pcaa", torch.randn(4, 8), torch.randn(4, 8), [0, 1, 0, 1]), InputError, r"pcaa"),
@@ -323,6 +345,50 @@ CASES: list[Case] = [
         c.hm, c.templates, positions=[9], out=c.out, **SMALL), InputError, r"span \[9\] not usable"),
     Case("evaluators", "syntaxgym: BOS token not in the vocabulary", lambda c: syntaxgym(
         c.hm, FIXTURES / "syntaxgym_agreement.json", bos="<nope>"), InputError, r"BOS token '<nope>'"),
+    Case("evaluators", "causal_efficacy: das_steps=0 (an untrained DAS)", lambda c: causal_efficacy(
+        c.hm, c.templates, methods=["das"], das_steps=0, out=c.out, **SMALL), InputError,
+        r"das_steps: must be at least 1 \(zero steps would report an untrained DAS as DAS\), not 0"),
+    Case("evaluators", "causal_efficacy: negative das_steps", lambda c: causal_efficacy(
+        c.hm, c.templates, das_steps=-5, out=c.out, **SMALL), InputError, r"das_steps: must be at least 1"),
+    Case("evaluators", "causal_efficacy: fractional das_steps", lambda c: causal_efficacy(
+        c.hm, c.templates, das_steps=2.5, out=c.out, **SMALL), InputError, r"das_steps: must be a whole number"),
+    Case("evaluators", "causal_efficacy: das_lr NaN", lambda c: causal_efficacy(
+        c.hm, c.templates, das_lr=float("nan"), out=c.out, **SMALL), InputError,
+        r"das_lr: nan is out of range \(must be a finite number greater than 0\)"),
+    Case("evaluators", "causal_efficacy: das_lr infinite", lambda c: causal_efficacy(
+        c.hm, c.templates, das_lr=float("inf"), out=c.out, **SMALL), InputError, r"das_lr: inf is out of range"),
+    Case("evaluators", "causal_efficacy: das_lr 0", lambda c: causal_efficacy(
+        c.hm, c.templates, das_lr=0.0, out=c.out, **SMALL), InputError, r"das_lr: 0.0 is out of range"),
+    Case("evaluators", "causal_efficacy: das_warmup 1", lambda c: causal_efficacy(
+        c.hm, c.templates, das_warmup=1.0, out=c.out, **SMALL), InputError, r"das_warmup: 1.0 is out of range"),
+    Case("evaluators", "causal_efficacy: das_batch_size 0", lambda c: causal_efficacy(
+        c.hm, c.templates, das_batch_size=0, out=c.out, **SMALL), InputError, r"das_batch_size: must be at least 1"),
+    Case("evaluators", "causal_efficacy: das_rank 0", lambda c: causal_efficacy(
+        c.hm, c.templates, das_rank=0, out=c.out, **SMALL), InputError, r"das_rank: must be at least 1"),
+    Case("evaluators", "causal_efficacy: n_boot 0", lambda c: causal_efficacy(
+        c.hm, c.templates, out=c.out, **{**SMALL, "n_boot": 0}), InputError,
+        r"n_boot: must be at least 1 \(the summary's intervals need at least one bootstrap resample\), not 0"),
+    Case("evaluators", "causal_efficacy: max_rows 0", lambda c: causal_efficacy(
+        c.hm, c.templates, max_rows=0, out=c.out, **SMALL), InputError, r"max_rows: must be at least 1, not 0"),
+    Case("evaluators", "causal_efficacy: tasks=[] (not every task)", lambda c: causal_efficacy(
+        c.hm, c.templates, tasks=[], out=c.out, **SMALL), InputError,
+        r"tasks is empty: name at least one task, or pass None for all"),
+    Case("evaluators", "causal_efficacy: tasks=['']", lambda c: causal_efficacy(
+        c.hm, c.templates, tasks=[""], out=c.out, **SMALL), InputError, r"tasks is empty"),
+    Case("evaluators", "causal_efficacy: tasks=''", lambda c: causal_efficacy(
+        c.hm, c.templates, tasks="", out=c.out, **SMALL), InputError, r"tasks is empty"),
+    Case("evaluators", "causal_efficacy: the same control label for both types", lambda c: causal_efficacy(
+        c.hm, c.templates, out=c.out, **{**SMALL, "control_labels": (" dog", " dog")}), InputError,
+        r"control_labels: both types get the label ' dog'"),
+    Case("evaluators", "causal_efficacy: a task (given as pairs) whose types share a label", lambda c: causal_efficacy(
+        c.hm, shared_label_splits(), methods=["mean"], control=False, out=c.out, **SMALL), SuiteError,
+        r"task 'agr': the label ' is' belongs to both types 'sg' and 'pl'"),
+    Case("evaluators", "syntaxgym: the same suite file twice", lambda c: syntaxgym(
+        c.hm, [FIXTURES / "syntaxgym_agreement.json", FIXTURES / "syntaxgym_agreement.json"]), InputError,
+        r"suite 'fixture_agreement' \(.*syntaxgym_agreement.json\) is given twice"),
+    Case("evaluators", "syntaxgym: two suites of one name", lambda c: syntaxgym(
+        c.hm, [FIXTURES / "syntaxgym_agreement.json", renamed_copy(c)]), InputError,
+        r"two suites are named 'fixture_agreement' \(.*syntaxgym_agreement.json and .*copy.json\)"),
     Case("evaluators", "syntaxgym: suite file missing", lambda c: syntaxgym(c.hm, c.tmp / "none.json"),
          SuiteError, r"no such file"),
     # ---------------------------------------------------------------- models

@@ -95,6 +95,16 @@ def minimal(evaluation: str = "", top: str = 'out = "o"\nmodels = ["default"]\n'
     (minimal('site = "resid"\n'), "evaluations[0].site: unknown site kind 'resid'"),
     (minimal('[evaluations.das]\nstep = 40\n'), "evaluations[0].das.step: unknown key (did you mean 'steps'?)"),
     (minimal('[evaluations.das]\nlr = -1.0\n'), "evaluations[0].das.lr: -1.0 is out of range"),
+    (minimal('[evaluations.das]\nlr = nan\n'), "evaluations[0].das.lr: nan is out of range"),
+    (minimal('[evaluations.das]\nsteps = 0\n'), "evaluations[0].das.steps: must be at least 1 (zero steps"),
+    (minimal('n_boot = 0\n'), "evaluations[0].n_boot: must be at least 1"),
+    (minimal('tasks = []\n'), "evaluations[0].tasks: tasks is empty"),
+    (minimal('tasks = ""\n'), "evaluations[0].tasks: tasks is empty"),
+    (minimal('control_labels = [" dog", " dog"]\n'), "evaluations[0].control_labels: both types get the label"),
+    ('out = "o"\nmodels = ["default"]\n[[evaluations]]\nevaluator = "syntaxgym"\n'
+     'suite = ["builtin:npz_obj", "builtin:npz_obj"]\n', "evaluations[0].suite: suite 'npz_obj' "),
+    ('out = "o"\nmodels = ["default"]\n[[evaluations]]\nevaluator = "syntaxgym"\nsuite = "builtin:npz_obj"\n'
+     'batch_size = 0\n', "evaluations[0].batch_size: must be at least 1, not 0"),
     (minimal('bos = "auto"\n'), "evaluations[0].bos: unknown key"),
     (minimal().replace("builtin:agreement", "builtin:nope"), "evaluations[0].suite:"),
     ('out = "o"\nmodels = ["default"]\n[[evaluations]]\nevaluator = "syntaxgym"\nsuite = "nowhere.json"\n',

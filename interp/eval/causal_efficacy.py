@@ -58,8 +58,9 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from interp.errors import InputError, SiteError, SuiteError
+from interp.errors import InputError, NumericalError, SiteError, SuiteError
 from interp.eval.aggregate import summarize
+from interp.eval.settings import check_control_labels, check_settings, parse_tasks
 from interp.eval.units import UnitLog
 from interp.suites.pairs import CONTROL_LABELS
 
@@ -168,6 +169,8 @@ def _encode(hm, splits, positions: Sequence[int] | None, control_labels: tuple[s
         except InputError as error:
             kind = "control " if source is control else ""
             raise InputError(f"{error} (in the {kind}{split} split)") from None
+    for key, pairs in encoded.items():
+        _check_labels_differ(name, pairs, hm.tokenizer, "control " if key.startswith("control") else "")
     common = set(encoded["train"][0].sites)
     for pairs in encoded.values():
         for pair in pairs:
@@ -188,6 +191,26 @@ def _encode(hm, splits, positions: Sequence[int] | None, control_labels: tuple[s
     digest = hashlib.sha256(f"{spans}\n{frames}".encode()).hexdigest()[:16]
     return _Task(name, spans, data["train"], data["test"], data.get("control_train"), data.get("control_test"),
                  digest)
+
+
+def _check_labels_differ(task: str, pairs: list, tokenizer, kind: str = "") -> None:
+    """The two types' label tokens must differ: a token that is a label of both makes every odds-ratio 0."""
+    by_type: dict[str, dict[int, str]] = {}
+    for encoded in pairs:
+        pair = encoded.pair
+        by_type.setdefault(pair.base_type, {})[encoded.base_label_id] = pair.base_label
+        by_type.setdefault(pair.src_type, {})[encoded.src_label_id] = pair.src_label
+    types = list(by_type)
+    for i, first in enumerate(types):
+        for second in types[i + 1:]:
+            shared = sorted(set(by_type[first]) & set(by_type[second]))
+            if shared:
+                token = shared[0]
+                a, b = by_type[first][token], by_type[second][token]
+                same = repr(a) if a == b else f"{a!r} and {b!r} (one token)"
+                raise SuiteError(f"task {task!r}: the {kind}label {same} belongs to both types {first!r} and "
+                                 f"{second!r}; the two types need different labels (a shared label scores 0 "
+                                 "everywhere)")
 
 
 def _check_site(hm, site: str, methods: list[str]) -> None:
@@ -393,12 +416,25 @@ def run_unit(worker, unit: Unit) -> tuple[dict, Tensor | None]:
     scores = score(hm, test, site, [None] * len(task.spans) if bases is None else list(bases),
                    max_rows=sweep.max_rows, clean=clean)
     paths["scoring"] = scores.path
+    _check_finite(unit, task.spans, scores.odds_ratio)
     record = {"task": task.name, "method": method, "layer": unit.layer, "site": site, "control": unit.control,
               "positions": list(task.spans), "odds_ratio": scores.odds_ratio.double().tolist(),
               "iia": scores.iia.int().tolist(), "behaviour": scores.behaviour.int().tolist(),
               "task_digest": task.digest, "das": sweep.das if method == "das" else None, "directions": None,
               "computation": paths, "seconds": round(time.perf_counter() - started, 3)}
     return record, bases
+
+
+def _check_finite(unit: Unit, spans: Sequence[int], odds_ratio: Tensor) -> None:
+    """A unit's odds-ratios must all be finite: a NaN/inf would become a NaN (or inf) in the tables."""
+    bad = (~torch.isfinite(odds_ratio)).nonzero()
+    if len(bad):
+        p, i = bad[0].tolist()
+        side = "control" if unit.control else "task"
+        raise NumericalError(f"unit task {unit.task!r}, site {unit.site}, method {unit.method!r}, layer {unit.layer} "
+                             f"({side}): the log odds-ratio of test pair {i} at span {spans[p]} is "
+                             f"{float(odds_ratio[p, i])} ({len(bad)} of {odds_ratio.numel()} scores are not finite: "
+                             "the model's logits or the direction are NaN/inf); no table is written from them")
 
 
 # ------------------------------------------------------------------------------ the sweep
@@ -443,20 +479,27 @@ def causal_efficacy(hm, suite: Any, methods: str | Sequence[str] | None = None, 
     :func:`interp.models.tiny`). Whatever runs them, this process alone writes the output folder,
     and the tables are the same.
 
-    Everything is validated (methods, layers, sites, tasks, single-token labels, also the control
-    labels) before the first forward pass. ``on_unit(record)`` is called after each newly finished unit.
+    ``tasks``: task names (a list or ``"a,b"``); ``None`` or ``"all"``: every task (an empty
+    selection is an error, never "every task").
+
+    Everything is validated (methods, layers, sites, tasks, single-token labels that differ between
+    the two types, also the control labels, and the numbers: see :func:`interp.eval.settings.check_settings`)
+    before the first forward pass. A unit whose scores are not finite (NaN/inf logits) is an error
+    naming the unit. ``on_unit(record)`` is called after each newly finished unit.
     """
     from interp.exec import ExecutorError, LocalExecutor, ModelSpec, get_executor
 
+    check_settings({"n_train": n_train, "n_test": n_test, "n_boot": n_boot, "max_rows": max_rows,
+                    "das_steps": das_steps, "das_batch_size": das_batch_size, "das_lr": das_lr,
+                    "das_warmup": das_warmup, "das_rank": das_rank})
+    tasks = parse_tasks(tasks)
     methods = parse_methods(methods)
     layer_list = parse_layers(layers, hm.n_layers)
     if site_kind not in SITE_KINDS:
         raise InputError(f"site_kind must be one of {', '.join(SITE_KINDS)}, not {site_kind!r}")
     if positions == "all":
         positions = None
-    if n_train < 2 or n_test < 1:
-        raise InputError(f"need at least 2 training and 1 test pair per task (got n_train={n_train}, "
-                         f"n_test={n_test})")
+    control_labels = check_control_labels(control_labels) if control else None
     for layer in layer_list:
         _check_site(hm, f"{site_kind}.{layer}", methods)
     runner = get_executor(executor)
@@ -465,9 +508,6 @@ def causal_efficacy(hm, suite: Any, methods: str | Sequence[str] | None = None, 
     splits = _load_tasks(suite, tasks, seed, n_train, n_test)
     if not splits:
         raise SuiteError(f"{_suite_name(suite)}: the suite has no tasks")
-    control_labels = tuple(control_labels) if control else None
-    if control_labels is not None and len(control_labels) != 2:
-        raise InputError(f"control_labels must be two labels, one per type; got {control_labels!r}")
     plan = {task.name: task for task in (_encode(hm, s, positions, control_labels) for s in splits.values())}
     model = str(getattr(hm, "name", type(hm).__name__))
     suite_name = suite_name or _suite_name(suite)

@@ -422,15 +422,13 @@ def _guard(where: str, place: str, key: str, check: Callable[[], Any]) -> Any:
 
 def _causalgym_options(entry: dict, where: str, place: str, suite: str, check_files: bool) -> dict[str, Any]:
     from interp.eval.causal_efficacy import SITE_KINDS, parse_layers, parse_methods
+    from interp.eval.settings import check_control_labels, check_settings, parse_tasks
 
     options = {key: value for key, value in CAUSALGYM_DEFAULTS.items()}
     tasks = entry.get("tasks")
-    if tasks is not None and tasks != "all":
-        if isinstance(tasks, str):
-            tasks = [t.strip() for t in tasks.split(",") if t.strip()]
-        if not isinstance(tasks, list) or not tasks or not all(isinstance(t, str) for t in tasks):
-            raise InputError(f"{where}: {place}.tasks: must be a list of task names or \"all\", not {tasks!r}")
-        options["tasks"] = tasks
+    if tasks is not None and not isinstance(tasks, (str, list)):
+        raise InputError(f"{where}: {place}.tasks: must be a list of task names or \"all\", not {tasks!r}")
+    options["tasks"] = _guard(where, place, "tasks", lambda: parse_tasks(tasks))
     if check_files:
         from interp.suites.causalgym import read_templates
 
@@ -468,24 +466,21 @@ def _causalgym_options(entry: dict, where: str, place: str, suite: str, check_fi
     options["site"] = site
     options["control"] = _typed(entry, "control", bool, where, place, default=True)
     labels = entry.get("control_labels", CAUSALGYM_DEFAULTS["control_labels"])
-    if not isinstance(labels, list) or len(labels) != 2 or not all(isinstance(x, str) and x for x in labels):
+    if not isinstance(labels, list):
         raise InputError(f"{where}: {place}.control_labels: must be two labels, one per type, not {labels!r}")
-    options["control_labels"] = labels
-    for key, least in (("n_train", 2), ("n_test", 1), ("n_boot", 1), ("max_rows", 1)):
-        number = _typed(entry, key, int, where, place, default=CAUSALGYM_DEFAULTS[key])
-        if number < least:
-            raise InputError(f"{where}: {place}.{key}: must be at least {least}, not {number}")
-        options[key] = number
+    options["control_labels"] = list(check_control_labels(labels, spell=f"{where}: {place}.control_labels"))
+    numbers = {}
+    for key in ("n_train", "n_test", "n_boot", "max_rows"):
+        numbers[key] = options[key] = _typed(entry, key, int, where, place, default=CAUSALGYM_DEFAULTS[key])
     das = _typed(entry, "das", dict, where, place, default={})
     _known_keys(das, tuple(DAS_DEFAULTS), where, f"{place}.das")
     options["das"] = dict(DAS_DEFAULTS)
     for key, default in DAS_DEFAULTS.items():
         kind = float if isinstance(default, float) else int
-        number = _typed(das, key, kind, where, f"{place}.das", default=default)
-        if number <= 0 or key == "warmup" and number >= 1:
-            raise InputError(f"{where}: {place}.das.{key}: {number} is out of range "
-                             f"({'between 0 and 1' if key == 'warmup' else 'must be positive'})")
-        options["das"][key] = number
+        numbers[f"das_{key}"] = options["das"][key] = _typed(das, key, kind, where, f"{place}.das", default=default)
+    # the same checks as causal_efficacy's, named as the spec writes them
+    check_settings(numbers, spell=lambda key: f"{where}: {place}." + (f"das.{key[4:]}" if key.startswith("das_")
+                                                                       else key))
     options["executor"] = entry.get("executor")
     _check_executor(options["executor"], where, f"{place}.executor")
     return options
@@ -493,14 +488,16 @@ def _causalgym_options(entry: dict, where: str, place: str, suite: str, check_fi
 
 def _syntaxgym_options(entry: dict, where: str, place: str, suite: str | list[str],
                        check_files: bool) -> dict[str, Any]:
-    if check_files:
-        from interp.suites.syntaxgym import load_all
+    from interp.eval.settings import check_settings
 
-        for path in suite if isinstance(suite, list) else [suite]:
-            _guard(where, place, "suite", lambda path=path: load_all(path))
+    if check_files:
+        from interp.suites.syntaxgym import check_distinct, load_all
+
+        suites = [s for path in (suite if isinstance(suite, list) else [suite])
+                  for s in _guard(where, place, "suite", lambda path=path: load_all(path))]
+        _guard(where, place, "suite", lambda: check_distinct(suites))
     batch_size = _typed(entry, "batch_size", int, where, place, default=32)
-    if batch_size < 1:
-        raise InputError(f"{where}: {place}.batch_size: must be at least 1, not {batch_size}")
+    check_settings({"batch_size": batch_size}, spell=lambda key: f"{where}: {place}.{key}")
     return {"bos": _typed(entry, "bos", str, where, place, default="auto"), "batch_size": batch_size}
 
 

@@ -28,9 +28,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from interp.errors import NumericalError
 from interp.graph.inputs import Batch
 from interp.suites.alignment import Bos, SpanEncoding, context_ids, encode_spans
-from interp.suites.syntaxgym import Suite, load_all
+from interp.suites.syntaxgym import Suite, check_distinct, load_all
 
 LN2 = math.log(2.0)
 
@@ -103,6 +104,17 @@ def token_surprisals(hm, encodings: list[SpanEncoding], batch_size: int = 32) ->
     return out
 
 
+def _check_finite(bits: list[float], encoding: SpanEncoding, suite: Suite, item, cond) -> None:
+    """Every surprisal the model gave must be finite (the first token's NaN, with no context, is by design)."""
+    bad = [t for t in range(1, len(bits)) if not math.isfinite(bits[t])]
+    if bad:
+        t = bad[0]
+        region = next((cond.region_numbers[k] for k, tokens in enumerate(encoding.span_tokens) if t in tokens), None)
+        raise NumericalError(f"suite {suite.name!r} ({suite.source}), item {item.number}, condition {cond.name!r}, "
+                          f"region {region}: the model's surprisal of token {t} is {bits[t]} (its logits are not "
+                          "finite); no accuracy is reported from non-finite scores")
+
+
 def _suites(suite: Suite | str | Path | Iterable) -> list[Suite]:
     if isinstance(suite, Suite):
         return [suite]
@@ -113,7 +125,7 @@ def _suites(suite: Suite | str | Path | Iterable) -> list[Suite]:
 
 def syntaxgym(hm, suite: Suite | str | Path | Iterable, *, bos: Bos = "auto", batch_size: int = 32) -> SyntaxGymResult:
     """Evaluate one suite, a path (file, folder, ``builtin:NAME``) or several, on a HookedModel."""
-    suites = _suites(suite)
+    suites = check_distinct(_suites(suite))
     model = getattr(hm, "name", type(hm).__name__)
     keys, encodings = [], []
     bos = context_ids(hm.tokenizer, bos)
@@ -127,6 +139,7 @@ def syntaxgym(hm, suite: Suite | str | Path | Iterable, *, bos: Bos = "auto", ba
     region_rows: list[dict] = []
     values: dict[tuple[int, Any, str], dict[int, float]] = {}
     for (s, item, cond), encoding, bits in zip(keys, encodings, surprisals):
+        _check_finite(bits, encoding, s, item, cond)
         per_region = values.setdefault((id(s), item.number, cond.name), {})
         for k, (number, content) in enumerate(zip(cond.region_numbers, cond.contents)):
             tokens = encoding.span_tokens[k]

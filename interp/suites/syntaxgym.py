@@ -9,7 +9,9 @@
 >>> suites = syntaxgym.load_all("builtin:")              # every built-in SyntaxGym suite
 
 ``load`` returns one :class:`Suite` for a file and a list for a folder. Every problem is a
-:class:`~interp.errors.SuiteError` naming the file, the item and the field.
+:class:`~interp.errors.SuiteError` naming the file, the item and the field: among them a suite
+without predictions (it would score 1.0) and an item number used twice (counted twice).
+:func:`check_distinct` refuses a list that holds one suite twice.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from interp.errors import SuiteError
+from interp.errors import InputError, SuiteError
 from interp.suites.alignment import regions_to_spans
 from interp.suites.builtins import resolve_suite_path
 from interp.suites.formula import Formula, FormulaError, parse_formula
@@ -138,12 +140,16 @@ def from_dict(data: Any, *, source: str = "<memory>", default_name: str = "suite
     items = [_item(raw, index, where) for index, raw in enumerate(_get(data, "items", list, where))]
     if not items:
         raise where.error("field 'items' is empty")
+    _check_item_numbers(items, where)
     region_names = _region_names(region_meta, items, where)
     _check_consistency(items, region_names, where)
     predictions = [
         _prediction(raw, index, where, items[0].conditions, region_names)
         for index, raw in enumerate(_get(data, "predictions", list, where))
     ]
+    if not predictions:
+        raise where.error("field 'predictions' is empty: a suite with nothing to predict has no accuracy "
+                          "(it would score 1.0)")
     return Suite(name, metric, region_names, predictions, items, source, meta)
 
 
@@ -201,6 +207,31 @@ def _item(raw: Any, index: int, where: _Where) -> Item:
     if not conditions:
         raise where.error("field 'conditions' is empty", item=number)
     return Item(number, conditions)
+
+
+def _check_item_numbers(items: list[Item], where: _Where) -> None:
+    seen: dict[Any, int] = {}
+    for index, item in enumerate(items):
+        if item.number in seen:
+            raise where.error(f"field 'item_number' repeats: entries {seen[item.number]} and {index} of 'items' "
+                              "are both this item (it would be counted twice)", item=item.number)
+        seen[item.number] = index
+
+
+def check_distinct(suites: list[Suite]) -> list[Suite]:
+    """The suites, unchanged, if no suite is given twice (the same file, or two suites of one name);
+    else an :class:`~interp.errors.InputError` naming it (its items would be counted twice)."""
+    sources: dict[str, Suite] = {}
+    names: dict[str, Suite] = {}
+    for suite in suites:
+        key = str(Path(suite.source).resolve()) if suite.source != "<memory>" else f"<memory {id(suite)}>"
+        if key in sources:
+            raise InputError(f"suite {suite.name!r} ({suite.source}) is given twice; give each suite once")
+        if suite.name in names:
+            raise InputError(f"two suites are named {suite.name!r} ({names[suite.name].source} and {suite.source}); "
+                             "their rows could not be told apart: give each suite once, or rename one (meta.name)")
+        sources[key] = names[suite.name] = suite
+    return suites
 
 
 def _region_names(region_meta: dict | None, items: list[Item], where: _Where) -> dict[int, str]:

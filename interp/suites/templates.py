@@ -97,6 +97,10 @@ class TaskTemplate:
         for kind, words in labels.items():
             if not isinstance(words, list) or not words or not all(isinstance(w, str) and w for w in words):
                 raise fail(f"labels.{kind}", "must be a non-empty list of non-empty strings")
+        shared = [w for w in labels[types[0]] if w in labels[types[1]]]
+        if shared:
+            raise fail("labels", f"{shared[0]!r} is a label of both types {types[0]!r} and {types[1]!r}; the types "
+                                 "need different labels (a shared label scores 0 everywhere)")
         variables = raw["variables"]
         if not isinstance(variables, dict):
             raise fail("variables", "must be an object mapping names to fillers")
