@@ -10,11 +10,18 @@ True
 
 Every hook a run registers is removed when the run ends, also when it raises. The model's own
 weights, modes and ``requires_grad`` flags are never changed.
+
+Threads: runs on one model from several threads take turns. :meth:`HookedModel.run`,
+:meth:`HookedModel.resume`, :meth:`HookedModel.generate` and the :meth:`HookedModel.hooks` block
+hold a re-entrant lock of the underlying ``nn.Module`` (:func:`interp.graph.locking.model_lock`,
+shared by every ``HookedModel`` that wraps it) while their hooks are attached or the model is edited,
+so a plain run never sees another thread's interventions. A forward that calls ``hm.model``
+directly, outside a ``hm.hooks(...)`` block, takes no lock and is not protected.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +32,10 @@ from torch import Tensor, nn
 from interp.errors import InputError, SiteError
 from interp.graph.adapters import Dims, Layout, build_bindings, layout_for
 from interp.graph.bindings import Binding
+from interp.graph.checks import intervention_list, site_list, start_value
+from interp.graph.gradients import GradientCache, tracking_handler
 from interp.graph.inputs import Batch, Inputs, check_fits, tokenize
+from interp.graph.locking import model_lock
 from interp.graph.resume import cache_kwargs, key_values_of, resume_support
 from interp.graph.runner import Handler, StopForward, _input_set, attached
 from interp.graph.sites import LAYER_KINDS, READ_ONLY_KINDS, canonical_names, nearest, parse_site
@@ -52,6 +62,7 @@ class RunOutput:
 
     ``logits``: ``[batch, pos, vocab]`` (None when the run stopped early);
     ``cache``: the requested activations; ``batch``: the tokenised inputs;
+    ``grads``: the gradient at each ``grads=[...]`` site, filled when you call ``backward()``;
     ``key_values``: per layer ``(keys, values)``, each ``[batch, kv_heads, pos, d_head]``, when the
     run was asked to keep them (``keep_kv=True``), for :meth:`HookedModel.resume`.
     """
@@ -61,6 +72,7 @@ class RunOutput:
     batch: Batch | None = None
     stopped_at: str | None = None
     key_values: list[tuple[Tensor, Tensor]] | None = field(default=None, repr=False)
+    grads: GradientCache = field(default_factory=lambda: GradientCache([]), repr=False)
 
     @property
     def last_logits(self) -> Tensor:
@@ -236,6 +248,7 @@ class HookedModel:
         logits: bool = True,
         grad: bool = False,
         cache_grad: bool = False,
+        grads: Iterable[str] = (),
         padding_side: str = "right",
         keep_kv: bool = False,
     ) -> RunOutput:
@@ -243,20 +256,50 @@ class HookedModel:
 
         - ``interventions``: objects with a ``site`` and ``__call__(activation, context)``
           (see :mod:`interp.interventions`); several compose in execution order.
-        - ``cache``: site names to keep, each the value the model actually used (after any
+        - ``cache``: a list of site names to keep, each the value the model actually used (after any
           intervention at that site); detached unless ``cache_grad=True``.
         - ``stop_at``: end the forward pass right after this site; ``logits=False`` stops after
-          the last cached or intervened site. Either way ``logits`` is None.
+          the last cached or intervened site. Either way ``logits`` is None. A cached site or an
+          intervention after ``stop_at`` is an :class:`InputError` (the run would never reach it).
         - ``start_at=(site, activations)``: resume from cached activations at ``embed``,
-          ``resid_pre.L`` or ``resid_post.L``; layers before it are not run.
+          ``resid_pre.L`` or ``resid_post.L``; layers before it are not run. They must be finite.
         - ``grad``: build an autograd graph (for training interventions such as DAS).
+        - ``cache_grad=True`` (with ``grad=True``): each cached activation is in the graph, also on a
+          frozen model, so ``torch.autograd.grad(metric(out.logits), out.cache[site])`` is the
+          gradient of the metric at that site.
+        - ``grads``: site names whose gradient to record (with ``grad=True``): call ``backward()`` on a
+          scalar computed from the outputs, then ``out.grads[site]`` holds ``d scalar / d activation``,
+          shaped like the activation (see :mod:`interp.graph.gradients`).
         - ``keep_kv``: also return every layer's keys and values (``out.key_values``), from which
           :meth:`resume` can finish later runs of the same inputs (Hugging Face causal LMs only).
+
+        >>> hm = __import__("interp").models.tiny("llama")
+        >>> out = hm.run("The keys", grad=True, grads=["resid_post.0"])
+        >>> out.last_logits[0].max().backward()
+        >>> out.grads["resid_post.0"].shape == (1, out.batch.width, hm.d_model)
+        True
         """
+        with model_lock(self.model):  # sites resolve, hooks attach and the model runs while no other thread's do
+            return self._run(inputs, interventions, cache, stop_at, start_at, logits, grad, cache_grad, grads,
+                             padding_side, keep_kv)
+
+    def _run(self, inputs, interventions, cache, stop_at, start_at, logits, grad, cache_grad, grads, padding_side,
+             keep_kv) -> RunOutput:
+        interventions = intervention_list(interventions)
+        cache = site_list(cache, "cache")
+        gradients = GradientCache(site_list(grads, "grads"))
+        if (cache_grad or gradients.sites) and not grad:
+            asked = "cache_grad=True" if cache_grad else f"grads={gradients.sites}"
+            raise InputError(f"{asked} needs grad=True: gradients come from this run's autograd graph")
         if keep_kv and not self.can_resume:
             raise InputError(f"keep_kv=True needs {self._resume_requirement()}")
+        if start_at is not None:
+            start_at = start_value(start_at)
+        if stop_at is not None:
+            self._check_stop(stop_at, interventions, cache, gradients.sites)
         batch = self._batch(inputs, padding_side)
-        handlers, store = self.handler_table(batch, interventions, cache, cache_grad=cache_grad)
+        handlers, store = self.handler_table(batch, interventions, cache, cache_grad=cache_grad,
+                                             grads=gradients if gradients.sites else None)
         stop = self._stop_binding(stop_at, logits, handlers)
         needs_eager = any(b.name.startswith("pattern.") for b in handlers)
         with ExitStack() as stack:
@@ -272,9 +315,9 @@ class HookedModel:
                 else:
                     output = self._call(self.model, batch if batch is not None else inputs)
             except StopForward:
-                return RunOutput(None, store, batch, stopped_at=stop.name)
+                return RunOutput(None, store, batch, stopped_at=stop.name, grads=gradients)
         key_values = key_values_of(output) if keep_kv else None
-        return RunOutput(_logits_of(output), store, batch, key_values=key_values)
+        return RunOutput(_logits_of(output), store, batch, key_values=key_values, grads=gradients)
 
     @property
     def is_hf_causal_lm(self) -> bool:
@@ -328,8 +371,8 @@ class HookedModel:
         """
         if not self.can_resume:
             raise InputError(f"resume needs {self._resume_requirement()}")
+        site, value = start_value(start_at)
         batch = self._batch(inputs, "right")
-        site, value = start_at
         if not 0 <= from_token < batch.width:
             raise InputError(f"from_token={from_token} is outside the inputs' {batch.width} tokens")
         if (batch.last_index < from_token).any():
@@ -351,7 +394,8 @@ class HookedModel:
         device = self.device
         position_ids = (torch.arange(batch.width)[None, :] - batch.offsets[:, None]).clamp(min=0)[:, from_token:]
         last = (batch.last_index - from_token)[:, None]
-        with torch.no_grad(), self.hooks(hooks or {}, batch=batch), self._start_from(site, value, None):
+        with model_lock(self.model), torch.no_grad(), self.hooks(hooks or {}, batch=batch), \
+                self._start_from(site, value, None):
             output = self.model(
                 input_ids=batch.input_ids[:, from_token:].to(device), attention_mask=batch.attention_mask.to(device),
                 position_ids=position_ids.to(device), logits_to_keep=last.to(device),
@@ -359,12 +403,16 @@ class HookedModel:
         return RunOutput(output.logits, batch=None)
 
     def handler_table(self, batch: Batch | None, interventions: Sequence[Any] = (), cache: Iterable[str] = (), *,
-                      cache_grad: bool = False) -> tuple[dict[Binding, list[Handler]], ActivationCache]:
+                      cache_grad: bool = False, grads: GradientCache | None = None,
+                      ) -> tuple[dict[Binding, list[Handler]], ActivationCache]:
         """Bind ``interventions`` to ``batch`` (every check runs here) and add cache handlers.
 
         Returns ``({binding: [handler, ...]}, cache)``: what :meth:`run` attaches as hooks, and
         what another executor (e.g. an nnsight trace, :mod:`interp.graph.adapters.nnsight_trace`)
-        can call at the same sites; the cache fills as the handlers run.
+        can call at the same sites; the cache fills as the handlers run. With ``cache_grad`` or
+        ``grads`` (a :class:`GradientCache` to fill in backward), those sites are tracked in the
+        autograd graph (:func:`interp.graph.gradients.tracking_handler`), after the interventions
+        there and before the cache reads them.
         """
         handlers: dict[Binding, list[Handler]] = {}
         for intervention in interventions:
@@ -373,6 +421,8 @@ class HookedModel:
                 raise SiteError(f"site {binding.name!r} is read-only: interventions cannot write to it")
             bound = intervention.bind(self, batch) if hasattr(intervention, "bind") else intervention
             handlers.setdefault(binding, []).append(bound)
+        tracked = [*(cache if cache_grad else ()), *(grads.sites if grads is not None else ())]
+        self._add_tracking(handlers, tracked, grads)
         store = ActivationCache()
         store.batch = batch
         for name in cache:
@@ -381,6 +431,21 @@ class HookedModel:
             for needed in binding.needs:
                 handlers.setdefault(self.binding(needed), [])
         return handlers, store
+
+    def _add_tracking(self, handlers: dict[Binding, list[Handler]], sites: list[str],
+                      grads: GradientCache | None) -> None:
+        """Track ``sites`` in the autograd graph (once each); a read-only site (``pattern.L``) is
+        reached through ``resid_pre.L``, tracked too."""
+        record: dict[Binding, list[str]] = {}
+        for name in sites:
+            binding = self.binding(name)
+            if not binding.writable and binding.layer is not None:
+                record.setdefault(self.binding(f"resid_pre.{binding.layer}"), [])
+            names = record.setdefault(binding, [])
+            if grads is not None and name in grads.sites and name not in names:
+                names.append(name)
+        for binding, names in sorted(record.items(), key=lambda item: item[0].order or 0):
+            handlers.setdefault(binding, []).append(tracking_handler(binding, names, grads))
 
     def generate(self, prompts: Inputs, *, interventions: Sequence[Any] = (), max_new_tokens: int = 20,
                  where: str = "prompt", **generate_kwargs):
@@ -398,6 +463,9 @@ class HookedModel:
     def hooks(self, handlers: dict[str, Handler | list[Handler]], batch: Batch | None = None) -> Iterator[dict]:
         """Attach handlers to sites while you call ``hm.model`` yourself (e.g. ``generate``).
 
+        The block holds the model's lock (:mod:`interp.graph.locking`): runs on this model from other
+        threads wait until it ends, so they neither see these handlers nor add theirs to your calls.
+
         >>> hm = __import__("interp").models.tiny("gpt2")
         >>> seen = []
         >>> with hm.hooks({"resid_post.0": lambda act, ctx: seen.append(act.shape)}):
@@ -405,16 +473,24 @@ class HookedModel:
         >>> len(seen)
         1
         """
-        table: dict[Binding, list[Handler]] = {}
-        for site, site_handlers in handlers.items():
-            table.setdefault(self.binding(site), []).extend(
-                site_handlers if isinstance(site_handlers, list) else [site_handlers]
-            )
-        for binding in list(table):
-            for needed in binding.needs:
-                table.setdefault(self.binding(needed), [])
-        with attached(table, batch=batch) as state:
-            yield state
+        with model_lock(self.model):  # sites resolve and hooks attach while no other thread's do
+            if not isinstance(handlers, Mapping):
+                raise InputError(f"hooks() takes {{site: handler}}, e.g. {{'resid_post.0': handler}}; "
+                                 f"got {type(handlers).__name__}")
+            table: dict[Binding, list[Handler]] = {}
+            for site, site_handlers in handlers.items():
+                listed = site_handlers if isinstance(site_handlers, list) else [site_handlers]
+                for handler in listed:
+                    if not callable(handler):
+                        raise InputError(f"the handler for {site!r} is {type(handler).__name__} {handler!r:.40}, not a "
+                                         "function; a handler is called as handler(activation, context) and returns a "
+                                         "tensor or None")
+                table.setdefault(self.binding(site), []).extend(listed)
+            for binding in list(table):
+                for needed in binding.needs:
+                    table.setdefault(self.binding(needed), [])
+            with attached(table, batch=batch) as state:
+                yield state
 
     # ----------------------------------------------------------------- helpers
     def _batch(self, inputs: Any, padding_side: str) -> Batch | None:
@@ -425,6 +501,24 @@ class HookedModel:
                 raise InputError("token ids must be integers; got a floating-point tensor")
             return self.tokenize(inputs, padding_side)
         return None  # any other nn.Module takes its inputs as they are
+
+    def _check_stop(self, stop_at: str, interventions: list, cache: list[str], grads: list[str]) -> None:
+        """A site the run is asked to cache, or an intervention, after ``stop_at`` is an :class:`InputError`."""
+        stop = self.binding(stop_at)
+        if stop.order is None:
+            return  # a module-path site has no known place in the graph
+        for name in [*cache, *grads]:
+            binding = self.binding(name)
+            if binding.order is not None and binding.order > stop.order:
+                raise InputError(f"stop_at={stop_at!r} ends the run before {name!r}, which it is asked to "
+                                 f"{'cache' if name in cache else 'record the gradient of'}; stop at {name!r} (or "
+                                 f"later), or drop {name!r}")
+        for intervention in interventions:
+            site = _site_of(intervention)
+            binding = self.binding(site)
+            if binding.order is not None and binding.order > stop.order:
+                raise InputError(f"the {type(intervention).__name__} at {site!r} comes after stop_at={stop_at!r}: the "
+                                 f"run would end before it acts; stop at {site!r} (or later), or drop it")
 
     def _stop_binding(self, stop_at: str | None, logits: bool, handlers: dict[Binding, list]) -> Binding | None:
         if stop_at is not None:
@@ -446,15 +540,16 @@ class HookedModel:
                 "pattern sites need eager attention, which interp switches on per run through the "
                 f"model's config; {self.family} has no attention-implementation setting"
             )
-        previous = config._attn_implementation
-        if previous == "eager":
-            yield
-            return
-        config._attn_implementation = "eager"
-        try:
-            yield
-        finally:
-            config._attn_implementation = previous
+        with model_lock(self.model):
+            previous = config._attn_implementation
+            if previous == "eager":
+                yield
+                return
+            config._attn_implementation = "eager"
+            try:
+                yield
+            finally:
+                config._attn_implementation = previous
 
     @contextmanager
     def _start_from(self, site: str, value: Tensor, batch: Batch | None) -> Iterator[None]:
@@ -470,22 +565,23 @@ class HookedModel:
                 f"start_at activations have shape {tuple(value.shape)}, but the inputs are "
                 f"[batch={batch.size}, pos={batch.width}]"
             )
-        parent_path, _, attribute = self.layout.layers.rpartition(".")
-        parent = self.model.get_submodule(parent_path)
-        layers = getattr(parent, attribute)
-        entry = layers[first] if first < len(layers) else self.model.get_submodule(self.layout.final_norm)
 
         def replace(module, args, kwargs):
             return _input_set((args, kwargs), 0, value)
 
-        handle = entry.register_forward_pre_hook(replace, with_kwargs=True, prepend=True)
-        if first:
-            setattr(parent, attribute, nn.ModuleList(list(layers)[first:]))
-        try:
-            yield
-        finally:
-            setattr(parent, attribute, layers)
-            handle.remove()
+        with model_lock(self.model):  # the layer list is read and swapped back under the lock
+            parent_path, _, attribute = self.layout.layers.rpartition(".")
+            parent = self.model.get_submodule(parent_path)
+            layers = getattr(parent, attribute)
+            entry = layers[first] if first < len(layers) else self.model.get_submodule(self.layout.final_norm)
+            handle = entry.register_forward_pre_hook(replace, with_kwargs=True, prepend=True)
+            if first:
+                setattr(parent, attribute, nn.ModuleList(list(layers)[first:]))
+            try:
+                yield
+            finally:
+                setattr(parent, attribute, layers)
+                handle.remove()
 
 
 def _site_of(intervention: Any) -> str:

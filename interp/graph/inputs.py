@@ -14,7 +14,7 @@ Positions in interp always count *real* tokens of one example (0 = its first rea
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -130,6 +130,10 @@ def tokenize(tokenizer, inputs: Inputs, padding_side: str = "right") -> Batch:
     if isinstance(inputs, Mapping):
         ids = inputs["input_ids"]
         return Batch(ids, inputs.get("attention_mask", torch.ones_like(ids)))
+    if not isinstance(inputs, Iterable) or isinstance(inputs, bytes):
+        shown = repr(inputs)
+        raise InputError("inputs must be a string, a non-empty list of strings, token ids (a tensor), a dict with "
+                         f"input_ids or a Batch; got {type(inputs).__name__} {shown[:60]}")
     texts = [inputs] if isinstance(inputs, str) else list(inputs)
     if not texts or not all(isinstance(t, str) for t in texts):
         raise InputError("inputs must be a string, a non-empty list of strings, token ids or a Batch")

@@ -21,6 +21,9 @@ Any module path is a site too: ``"model.layers.3.mlp:output"`` or ``"...:input"`
 SiteName(kind='resid_post', layer=10, module=None, io=None)
 >>> parse_site("model.layers.3.mlp:input")
 SiteName(kind='module', layer=None, module='model.layers.3.mlp', io='input')
+>>> parse_site("resid_post.01")  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+interp.errors.SiteError: 'resid_post.01' is not a site name: the layer must be written in ASCII digits ...
 """
 
 from __future__ import annotations
@@ -58,6 +61,10 @@ def parse_site(name: str) -> SiteName:
     if match := _MODULE_SITE.match(name):
         return SiteName("module", None, match["module"], match["io"])
     if match := _LAYER_SITE.match(name):
+        canonical = f"{match['kind']}.{int(match['layer'])}"
+        if canonical != name:  # "01", "-0", or digits of another script ("١"): one spelling per site
+            raise SiteError(f"{name!r} is not a site name: the layer must be written in ASCII digits without "
+                            f"leading zeros (and 0 without a sign); did you mean {canonical!r}?")
         return SiteName(match["kind"], int(match["layer"]), None, None)
     guess = _guess(name)
     raise SiteError(

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from interp.errors import InputError
+from interp.graph.checks import intervention_list, whole_number
 from interp.graph.inputs import Batch, check_fits
 
 WHERE = ("prompt", "new", "all")
@@ -57,6 +58,8 @@ def generate(
     """Greedy generation (by default) through ``hm.model.generate`` with interventions attached."""
     if where not in WHERE:
         raise InputError(f"where must be one of {', '.join(map(repr, WHERE))}, not {where!r}")
+    max_new_tokens = whole_number(max_new_tokens, "max_new_tokens", minimum=1)
+    interventions = intervention_list(interventions)
     batch = check_fits(hm.tokenize(prompts, padding_side="left"), hm.config, new_tokens=max_new_tokens)
     step = Batch(torch.ones(batch.size, 1, dtype=torch.long), torch.ones(batch.size, 1, dtype=torch.long))
     handlers: dict[str, list] = {}
