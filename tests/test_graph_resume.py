@@ -56,7 +56,7 @@ def with_cache_argument(hm, name: str):
 
     clone = Renamed(hm.model.config)
     clone.load_state_dict(hm.model.state_dict())
-    clone.eval()
+    clone.eval().to(hm.device)
     return interp.wrap(clone, hm.tokenizer, name=f"{hm.name}-{name}")
 
 

@@ -14,6 +14,7 @@ trained in-process on a small built-in English corpus (deterministic, ~0.1 s, ca
 from __future__ import annotations
 
 import functools
+import os
 
 import torch
 
@@ -90,11 +91,14 @@ def _config(family: str, vocab_size: int, overrides: dict):
     return LlamaConfig(**{**common, **base, **overrides})
 
 
-def tiny(family: str = "llama", *, seed: int = 0, attn_implementation: str = "sdpa", **overrides):
+def tiny(family: str = "llama", *, seed: int = 0, attn_implementation: str = "sdpa", device: str | None = None,
+         **overrides):
     """A small random model of ``family`` (``"gpt2"``, ``"neox"`` or ``"llama"``), wrapped.
 
-    Keyword ``overrides`` go to the family's ``transformers`` config (e.g. ``num_hidden_layers=3``).
-    The same ``seed`` always gives the same weights.
+    Keyword ``overrides`` go to the family's ``transformers`` config (e.g. ``num_hidden_layers=3``;
+    real sizes give a random model of a real architecture, for timing). The same ``seed`` always gives
+    the same weights. ``device``: where the model lives (default ``$INTERP_TINY_DEVICE``, else the
+    CPU; the test suite's ``--device cuda`` sets it).
     """
     from transformers import AutoModelForCausalLM
 
@@ -109,6 +113,9 @@ def tiny(family: str = "llama", *, seed: int = 0, attn_implementation: str = "sd
         torch.manual_seed(seed)
         model = AutoModelForCausalLM.from_config(config)
     model.eval().requires_grad_(False)
+    device = device or os.environ.get("INTERP_TINY_DEVICE") or "cpu"
+    if device != "cpu":
+        model.to(device)
     hm = HookedModel(model, tokenizer, name=f"tiny-{family}", revision=f"seed={seed}")
     hm.spec = {"loader": "tiny", "family": family, "seed": seed, "attn_implementation": attn_implementation,
                **overrides}  # to load it again in another process (interp.exec)
