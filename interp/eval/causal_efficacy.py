@@ -58,8 +58,9 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from interp.errors import InputError, NumericalError, SiteError, SuiteError
+from interp.errors import InputError, SiteError, SuiteError
 from interp.eval.aggregate import summarize
+from interp.eval.finite import check_finite
 from interp.eval.settings import check_control_labels, check_settings, parse_tasks
 from interp.eval.units import UnitLog
 from interp.suites.pairs import CONTROL_LABELS
@@ -427,14 +428,9 @@ def run_unit(worker, unit: Unit) -> tuple[dict, Tensor | None]:
 
 def _check_finite(unit: Unit, spans: Sequence[int], odds_ratio: Tensor) -> None:
     """A unit's odds-ratios must all be finite: a NaN/inf would become a NaN (or inf) in the tables."""
-    bad = (~torch.isfinite(odds_ratio)).nonzero()
-    if len(bad):
-        p, i = bad[0].tolist()
-        side = "control" if unit.control else "task"
-        raise NumericalError(f"unit task {unit.task!r}, site {unit.site}, method {unit.method!r}, layer {unit.layer} "
-                             f"({side}): the log odds-ratio of test pair {i} at span {spans[p]} is "
-                             f"{float(odds_ratio[p, i])} ({len(bad)} of {odds_ratio.numel()} scores are not finite: "
-                             "the model's logits or the direction are NaN/inf); no table is written from them")
+    side = "control" if unit.control else "task"
+    check_finite(odds_ratio, f"unit task {unit.task!r}, site {unit.site}, method {unit.method!r}, layer {unit.layer} "
+                             f"({side})", lambda i: f"the log odds-ratio of test pair {i[1]} at span {spans[i[0]]}")
 
 
 # ------------------------------------------------------------------------------ the sweep

@@ -37,6 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from interp.errors import InputError, SiteError
+from interp.eval.finite import check_finite
 
 Tokens = Sequence[int] | Sequence[str]
 
@@ -111,7 +112,11 @@ def head_attribution(hm, prompts: Sequence[str], target: Tokens, baseline: Token
                                          readout, projections)
         parts.append(values)
         totals.append(total)
-    return HeadAttribution(torch.cat(parts), _component_labels(hm, projections, readout), torch.cat(totals),
+    labels = _component_labels(hm, projections, readout)
+    values = torch.cat(parts)
+    check_finite(values, "head attribution",
+                 lambda i: f"prompt {i[0]} ({prompts[i[0]][:40]!r}), component {_component_name(labels, i[1])}")
+    return HeadAttribution(values, labels, torch.cat(totals),
                            hm.n_layers, hm.n_heads)
 
 
@@ -225,7 +230,10 @@ def _attribute_batch(hm, prompts, target, baseline, readout: _Readout,
         act = act[rows.to(act.device), last.to(act.device)]
         return act if native else act.double().cpu()
 
-    w, constants = readout.direction(at_last(f"resid_post.{n - 1}", native=True), target, baseline)
+    final = at_last(f"resid_post.{n - 1}", native=True)
+    check_finite(final.detach().double().cpu(), "head attribution",
+                 lambda i: f"prompt {prompts[i[0]][:40]!r}: the final residual stream at its last token")
+    w, constants = readout.direction(final, target, baseline)
     logits = out.logits[rows.to(out.logits.device), last.to(out.logits.device)].double().cpu()
     total = logits[rows, target] - logits[rows, baseline]
     columns = [(at_last("embed") * w).sum(-1, keepdim=True)]
@@ -238,6 +246,12 @@ def _attribute_batch(hm, prompts, target, baseline, readout: _Readout,
     columns += [(at_last(f"mlp_out.{layer}") * w).sum(-1, keepdim=True) for layer in range(n)]
     columns += [value[:, None] for value in constants.values()]
     return torch.cat(columns, dim=1), total
+
+
+def _component_name(labels: pd.DataFrame, index: int) -> str:
+    row = labels.iloc[index]
+    parts = [str(row["component"])] + [f"{key} {row[key]}" for key in ("layer", "head") if not pd.isna(row[key])]
+    return " ".join(parts)
 
 
 def _component_labels(hm, projections: list[_OutputProjection], readout: _Readout) -> pd.DataFrame:

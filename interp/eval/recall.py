@@ -45,6 +45,7 @@ import torch
 from torch import Tensor
 
 from interp.errors import InputError
+from interp.eval.finite import check_finite
 from interp.eval.head_attribution import HeadAttribution, head_attribution
 from interp.interventions.generation import generate
 from interp.suites.recall import ANSWERS, RecallItem, RecallSuite, split
@@ -223,6 +224,9 @@ def _answers(hm, suite: RecallSuite, items: Sequence[RecallItem], group: Sequenc
                               max_new_tokens=max_new_tokens, where="all")
         memorised = torch.tensor([_first_token(hm, item.memorised) for _, item in chunk])
         in_context = torch.tensor([_first_token(hm, item.in_context) for _, item in chunk])
+        check_finite(logits.last, f"recall, heads {head_label(group)}",
+                     lambda i, c=chunk: f"factor {c[i[0]][0]}, country {c[i[0]][1].country!r}: the logit of token "
+                                        f"{i[1]} at the prompt's last token")
         rows_index = torch.arange(len(chunk))
         diffs = (logits.last[rows_index, memorised] - logits.last[rows_index, in_context]).tolist()
         for (factor, item), text, diff in zip(chunk, generation.texts, diffs):

@@ -51,6 +51,7 @@ import torch
 from torch import Tensor
 
 from interp.errors import InputError
+from interp.eval.finite import check_finite
 from interp.graph.inputs import Batch
 from interp.suites.steering import ContrastSet, load_contrast
 
@@ -341,6 +342,9 @@ def steering_sweep(
                                    max_new_tokens=max_new_tokens, where=where, **generation_kwargs)
             mask = continuation_mask(gen.new_tokens, eos_id)
             nll = continuation_nll(hm, gen.sequences, batch, mask)
+            check_finite(nll, f"steering {contrast.name!r} at {name}",
+                         lambda i, c=chunk: f"coefficient {coefficients[c[i[0]][0]]}, prompt {c[i[0]][1]}, sample "
+                                            f"{c[i[0]][2]}: the continuation's negative log-likelihood")
             for i, (c, p, s) in enumerate(chunk):
                 tokens = gen.new_tokens[i][mask[i].bool()].tolist()
                 content = [t for t in tokens if t != eos_id]

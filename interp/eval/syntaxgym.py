@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from interp.errors import NumericalError
+from interp.eval.finite import check_finite
 from interp.graph.inputs import Batch
 from interp.suites.alignment import Bos, SpanEncoding, context_ids, encode_spans
 from interp.suites.syntaxgym import Suite, check_distinct, load_all
@@ -106,13 +106,13 @@ def token_surprisals(hm, encodings: list[SpanEncoding], batch_size: int = 32) ->
 
 def _check_finite(bits: list[float], encoding: SpanEncoding, suite: Suite, item, cond) -> None:
     """Every surprisal the model gave must be finite (the first token's NaN, with no context, is by design)."""
-    bad = [t for t in range(1, len(bits)) if not math.isfinite(bits[t])]
-    if bad:
-        t = bad[0]
+    def what(index: tuple[int, ...]) -> str:
+        t = index[0] + 1
         region = next((cond.region_numbers[k] for k, tokens in enumerate(encoding.span_tokens) if t in tokens), None)
-        raise NumericalError(f"suite {suite.name!r} ({suite.source}), item {item.number}, condition {cond.name!r}, "
-                          f"region {region}: the model's surprisal of token {t} is {bits[t]} (its logits are not "
-                          "finite); no accuracy is reported from non-finite scores")
+        return f"the surprisal of token {t} (region {region})"
+
+    check_finite(bits[1:], f"suite {suite.name!r} ({suite.source}), item {item.number}, condition {cond.name!r}",
+                 what)
 
 
 def _suites(suite: Suite | str | Path | Iterable) -> list[Suite]:
