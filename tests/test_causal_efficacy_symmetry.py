@@ -2,7 +2,7 @@
 log odds-ratio of the swapped pair is the pair's with base and source exchanged.
 
 With ``D(x) = log p_x(y_b) − log p_x(y_s)`` for the *pair's* labels ``y_b, y_s`` and a run ``x``, the
-metric of FORMATS.md reads
+metric of docs/formats.md reads
 
     OR(pair)    = D(b) − D(b←s)       (base b, source s; b←s is b with the source patched in)
     OR(swapped) = D(s←b) − D(s)       (base s, source b, labels exchanged: each term changes sign)
@@ -91,8 +91,8 @@ def contrast(hm, data: PairData, row: int, patch: Patch | None, labels: tuple[in
 def full_patch(hm, data: PairData, row: int, site: str, p: int) -> Patch:
     one = data.subset([row])
     source = hm.run(one.source, cache=[site])
-    return Patch(site, source=source.cache, positions=one.base_positions[:, p].tolist(),
-                 source_positions=one.source_positions[:, p].tolist())
+    return Patch(site, source=source.cache, positions=one.base_positions[:, p:p + 1].tolist(),  # per example
+                 source_positions=one.source_positions[:, p:p + 1].tolist())
 
 
 def test_odds_ratios_of_a_pair_and_its_swap_follow_the_identity(hm, data):

@@ -1,6 +1,6 @@
 """The published CausalGym summary, with 95 % bootstrap confidence intervals over test examples.
 
-Aggregation (FORMATS.md): mean over test examples → maximum over positions → mean over layers →
+Aggregation (docs/formats.md): mean over test examples → maximum over positions → mean over layers →
 mean over tasks, per method. The interval resamples each task's test examples with replacement
 (``n_boot`` times, the same resample for every method, layer, position and for the control
 task, so that differences such as selectivity are paired) and pushes every resample through the

@@ -1,5 +1,5 @@
 """Score interventions on test pairs: log odds-ratio, interchange-intervention accuracy (IIA),
-behavioural accuracy, as the CausalGym protocol defines them (FORMATS.md).
+behavioural accuracy, as the CausalGym protocol defines them (docs/formats.md).
 
 With ``y_b``/``y_s`` the base/source label ids, ``p`` the plain base run, ``p*`` the intervened
 one, log-probabilities over the full vocabulary at the last prompt token:

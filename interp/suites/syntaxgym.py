@@ -1,4 +1,4 @@
-"""Read SyntaxGym test suites (JSON; see FORMATS.md, format A).
+"""Read SyntaxGym test suites (JSON; see docs/formats.md, format A).
 
 >>> from interp.suites import syntaxgym
 >>> suite = syntaxgym.load("builtin:number_pp")          # or a path to a .json file

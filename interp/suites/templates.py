@@ -1,4 +1,4 @@
-"""CausalGym task templates (FORMATS.md, format B): validate one task and draw pairs from it.
+"""CausalGym task templates (docs/formats.md, format B): validate one task and draw pairs from it.
 
 >>> import random
 >>> task = TaskTemplate.from_dict("agr", {

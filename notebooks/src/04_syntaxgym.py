@@ -71,7 +71,7 @@ px.box(verbs, x="condition", y="value", points="all", hover_data=["content"],
 # %% [markdown]
 # ## A suite of your own
 #
-# A suite is a JSON file in the SyntaxGym format (see `FORMATS.md`): region names, predictions and
+# A suite is a JSON file in the SyntaxGym format (see `docs/formats.md`): region names, predictions and
 # items, each item with the same conditions. Regions are joined with single spaces; an empty region
 # adds nothing. Here: does the model expect a plural verb after a coordinated subject?
 
