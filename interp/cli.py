@@ -4,14 +4,22 @@
     interp sites [--model M] [--kind z]    list a model's canonical sites
 
 Each subcommand lives in its own module under :mod:`interp.commands` and exposes
-``add_parser(subparsers)``; the parser it adds sets ``func(args) -> int``.
+``add_parser(subparsers)``; the parser it adds sets ``func(args) -> int`` and may set
+``interrupted(args) -> str``, the line printed on Ctrl-C (what was kept, how to resume).
+
+Errors are one line, ``interp COMMAND: error: MESSAGE``, without a traceback unless ``--debug`` is
+given (before or after the command). Exit status: 0 done, 2 bad input (usage errors and every
+:class:`~interp.errors.InterpError`), 1 an unexpected failure, 130 interrupted (Ctrl-C). A closed
+stdout (``interp sites | head -1``) ends the command quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import traceback
 
 COMMAND_MODULES = [
     "interp.commands.causalgym",
@@ -26,23 +34,65 @@ COMMAND_MODULES = [
 ]
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line: ``interp COMMAND: error: MESSAGE``, exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="interp", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="interp", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--debug", action="store_true", help="print the traceback of an error")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).add_parser(subparsers)
+    for subparser in subparsers.choices.values():  # `interp COMMAND ... --debug` too
+        subparser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                               help="print the traceback of an error")
     return parser
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: send what is still buffered for stdout nowhere (no error at exit)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout replaced (pytest, notebooks): nothing to redirect
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from interp.errors import InterpError
 
+    prefix = f"interp {args.command}: "
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
     except InterpError as error:
-        print(f"interp {args.command}: error: {error}", file=sys.stderr)
+        if args.debug:
+            traceback.print_exc()
+        print(f"{prefix}error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 0
+    except KeyboardInterrupt:
+        interrupted = getattr(args, "interrupted", None)
+        try:
+            kept = interrupted(args) if interrupted is not None else None
+        except Exception:  # the message must not fail in its turn
+            kept = None
+        print(f"{prefix}interrupted" + (f": {kept}" if kept else ""), file=sys.stderr)
+        return 130
+    except Exception as error:
+        if args.debug:
+            traceback.print_exc()
+        hint = "" if args.debug else " (rerun with --debug for the traceback)"
+        print(f"{prefix}error: unexpected {type(error).__name__}: {error}{hint}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

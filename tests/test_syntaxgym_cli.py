@@ -29,7 +29,8 @@ def test_syntaxgym_command_writes_the_output_folder(tiny_dir, tmp_path, capsys):
     assert main(["syntaxgym", str(FIXTURE), "builtin:npz_obj", "--model", str(tiny_dir), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "fixture_agreement" in printed and "npz_obj" in printed and "accuracy" in printed
-    assert sorted(p.name for p in out.iterdir()) == ["meta.json", "predictions.csv", "results.csv", "summary.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [".interp-owner.json", "meta.json", "predictions.csv",
+                                                    "results.csv", "summary.csv"]
     results, summary = pd.read_csv(out / "results.csv"), pd.read_csv(out / "summary.csv")
     assert len(results) == 2 * 4 * 5 + 40 * 2 * 5
     assert set(summary.suite) == {"fixture_agreement", "npz_obj"}

@@ -28,43 +28,49 @@ import argparse
 import sys
 from pathlib import Path
 
-from interp.commands.common import add_model_arguments, load_model
+from interp.commands import types
+from interp.commands.common import add_model_arguments, add_out_arguments, check_out, load_model
 
 
 def add_parser(subparsers) -> None:
+    from interp.eval.causal_efficacy import SITE_KINDS
     from interp.methods import METHODS
 
     parser = subparsers.add_parser("causalgym", help="causal efficacy of interpretability methods (CausalGym)")
     parser.add_argument("--suite", default="builtin:agreement",
                         help="CausalGym template file or folder, or builtin:NAME (default builtin:agreement)")
-    parser.add_argument("--tasks", default=None, help="comma-separated task names (default: every task of the suite)")
+    parser.add_argument("--tasks", type=types.names("task"), default=None,
+                        help="comma-separated task names (default: every task of the suite)")
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {', '.join(METHODS)}")
     parser.add_argument("--layers", default="all", help="START:STOP[:STEP], N, or N,M,... (default: all)")
-    parser.add_argument("--positions", default="all", help="span indices N,M,... (default: every aligned span)")
-    parser.add_argument("--site", default="resid_post", help="site kind intervened on at each layer")
-    parser.add_argument("--out", required=True, help="output folder (rerun into it to resume)")
+    parser.add_argument("--positions", type=types.positions, default="all",
+                        help="span indices N,M,... (default: every aligned span)")
+    parser.add_argument("--site", default="resid_post", choices=SITE_KINDS,
+                        help="site kind intervened on at each layer")
+    add_out_arguments(parser, help="output folder (rerun into it to resume)")
     parser.add_argument("--no-control", dest="control", action="store_false",
                         help="skip the control task (no selectivity)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-train", type=int, default=400, help="training pairs per task")
-    parser.add_argument("--n-test", type=int, default=100, help="test pairs per task")
-    parser.add_argument("--das-steps", type=int, default=100)
-    parser.add_argument("--das-batch-size", type=int, default=4)
-    parser.add_argument("--das-lr", type=float, default=5e-3)
-    parser.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for the CIs")
+    parser.add_argument("--seed", type=types.non_negative_int, default=0)
+    parser.add_argument("--n-train", type=types.int_at_least(2), default=400, help="training pairs per task")
+    parser.add_argument("--n-test", type=types.positive_int, default=100, help="test pairs per task")
+    parser.add_argument("--das-steps", type=types.positive_int, default=100,
+                        help="DAS training steps (at least 1: an untrained DAS is not DAS)")
+    parser.add_argument("--das-batch-size", type=types.positive_int, default=4)
+    parser.add_argument("--das-lr", type=types.positive_float, default=5e-3)
+    parser.add_argument("--n-boot", type=types.positive_int, default=1000, help="bootstrap resamples for the CIs")
     parser.add_argument("--no-figures", dest="figures", action="store_false")
     parser.add_argument("--executor", choices=("local", "ray"), default="local",
                         help="where the units run: this process (default) or a Ray cluster")
     parser.add_argument("--ray-address", default=None,
                         help="Ray cluster: auto (the cluster this machine belongs to) or HOST:PORT (default: a "
                              "new local cluster)")
-    parser.add_argument("--ray-workers", type=int, default=None,
+    parser.add_argument("--ray-workers", type=types.positive_int, default=None,
                         help="Ray workers, each loads the model once (default: one per CPU of the cluster)")
     parser.add_argument("--revisions", default=None,
                         help="comma-separated checkpoints (e.g. step1000,step2000): the protocol once per revision, "
                              "a revision column and a trajectory figure")
     add_model_arguments(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, interrupted=interrupted)
 
 
 def _check_suite(args: argparse.Namespace) -> None:
@@ -101,18 +107,30 @@ def print_summary(summary, file=None) -> None:
         print("  ".join(str(cells.get(h, "")).ljust(widths[h]) for h in header), file=file)
 
 
-def run(args: argparse.Namespace) -> int:
-    from interp.eval.causal_efficacy import causal_efficacy, parse_methods
+def interrupted(args: argparse.Namespace) -> str:
+    """The Ctrl-C line: how many finished units the folder keeps, and how to resume."""
+    if args.revisions is not None:
+        return f"finished runs are kept in {args.out}/runs; rerun the same command to resume"
+    units = Path(args.out) / "units"
+    n = len([p for p in units.glob("*.json") if p.name != "config.json"]) if units.is_dir() else 0
+    return f"{n} finished unit{'' if n == 1 else 's'} kept in {args.out}; rerun the same command to resume"
 
-    args.task_list = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+
+def run(args: argparse.Namespace) -> int:
+    from interp.eval.causal_efficacy import causal_efficacy, parse_layers, parse_methods
+
+    args.task_list = args.tasks
     methods = parse_methods(args.methods)  # bad input fails before the model loads
     _check_suite(args)
-    executor = _executor(args)
     if args.revisions is not None:
         return _run_revisions(args, methods)
-    positions = None if args.positions in ("all", "") else [int(p) for p in args.positions.split(",")]
-    hm = load_model(args)
+    claim = check_out(args)
+    executor = _executor(args)
+    positions = args.positions
     try:
+        hm = load_model(args)
+        parse_layers(args.layers, hm.n_layers)  # before the folder is claimed
+        claim.take()
         result = causal_efficacy(
             hm, args.suite, methods, args.layers, positions, tasks=args.task_list, control=args.control,
             site_kind=args.site, seed=args.seed, out=args.out, n_train=args.n_train, n_test=args.n_test,
@@ -160,7 +178,7 @@ def revisions_spec(args: argparse.Namespace, methods: list[str]) -> dict:
     revisions = [r.strip() for r in args.revisions.split(",") if r.strip()]
     if not revisions:
         raise InputError("--revisions: give checkpoint names separated by commas, e.g. step1000,step2000")
-    positions = "all" if args.positions in ("all", "") else [int(p) for p in args.positions.split(",")]
+    positions = "all" if args.positions is None else args.positions
     evaluation = {"name": "causalgym", "evaluator": "causalgym", "suite": args.suite,
                   "tasks": args.task_list or "all", "methods": methods, "layers": args.layers,
                   "positions": positions, "site": args.site, "control": args.control, "n_train": args.n_train,
@@ -178,10 +196,13 @@ def _run_revisions(args: argparse.Namespace, methods: list[str]) -> int:
     from interp.commands.run import print_experiment_summary
     from interp.eval.experiment import Experiment
     from interp.eval.experiment_run import run_experiment
+    from interp.eval.owner import check_out as check
     from interp.eval.toml_text import dumps
 
+    _executor(args).close()  # only checks the options (Ray connects later)
     data = revisions_spec(args, methods)
     spec = Experiment.from_dict(data, where="interp causalgym", source=dumps(data))
+    check(spec.out, "run", {}, overwrite=args.overwrite).take()  # an experiment folder, as `interp run` writes
     result = run_experiment(spec, progress=True, command=list(sys.argv))
     print(f"{args.model}: {len(spec.models[0].revisions)} revision(s); ran {len(result.ran)}, "
           f"{len(result.skipped)} already finished")

@@ -18,34 +18,41 @@ from __future__ import annotations
 import argparse
 import sys
 
-from interp.commands.common import add_model_arguments, load_model
+from interp.commands import types
+from interp.commands.common import add_model_arguments, add_out_arguments, check_out, load_model
 from interp.errors import InputError
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("recall", help="factual recall: head attribution and head scaling")
-    parser.add_argument("--out", required=True, help="output folder")
+    add_out_arguments(parser)
     parser.add_argument("--suite", default="builtin:capitals", help="a recall suite .json file or builtin:capitals")
     parser.add_argument("--heads", default="top:3",
                         help="top:K (memory heads), context:K, or explicit heads such as 14.3,20.1 (layer.head)")
     parser.add_argument("--factors", default="-2,-1.5,-1,0,1,2",
                         help="comma-separated scaling factors (write --factors=-2,... since they start with '-')")
-    parser.add_argument("--n-facts", type=int, default=None, help="use at most N known facts")
-    parser.add_argument("--seed", type=int, default=0, help="train/held-out split")
-    parser.add_argument("--max-new-tokens", type=int, default=6)
-    parser.add_argument("--batch-size", type=int, default=96, help="generation rows (prompt × factor) at once")
+    parser.add_argument("--n-facts", type=types.int_at_least(2), default=None,
+                        help="use at most N known facts (at least 2: one train, one held-out)")
+    parser.add_argument("--seed", type=types.non_negative_int, default=0, help="train/held-out split")
+    parser.add_argument("--max-new-tokens", type=types.positive_int, default=6)
+    parser.add_argument("--batch-size", type=types.positive_int, default=96,
+                        help="generation rows (prompt × factor) at once")
     parser.add_argument("--separately", action="store_true", help="do not also scale the chosen heads together")
     parser.add_argument("--all-facts", action="store_true", help="skip the known-facts filter")
     add_model_arguments(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, interrupted=lambda args: f"nothing new was written to {args.out}")
 
 
 def parse_factors(text: str) -> list[float]:
-    """``"-2,-1.5,1"`` -> ``[-2.0, -1.5, 1.0]``."""
+    """``"-2,-1.5,1"`` -> ``[-2.0, -1.5, 1.0]`` (finite numbers, at least one)."""
+    import argparse
+
+    from interp.commands.types import finite_floats
+
     try:
-        return [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise InputError(f"--factors must be comma-separated numbers, not {text!r}") from None
+        return finite_floats(text)
+    except argparse.ArgumentTypeError:
+        raise InputError(f"--factors must be comma-separated numbers, each finite, not {text!r}") from None
 
 
 def parse_heads(text: str) -> str | list[tuple[int, int]]:
@@ -68,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
 
     suite = recall_suites.load(args.suite)  # fail on a bad suite or argument before loading the model
     factors, heads = parse_factors(args.factors), parse_heads(args.heads)
+    claim = check_out(args)
     hm = load_model(args)
+    claim.take()
     result = recall(hm, suite, heads, factors, n_facts=args.n_facts, seed=args.seed, together=not args.separately,
                     max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, only_known=not args.all_facts)
     meta = run_metadata(hm, seed=args.seed, command=list(sys.argv), evaluator="recall", suite=suite.source,

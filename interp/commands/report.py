@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from interp.commands.types import positive_int
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("report", help="rebuild summary tables and figures of an output folder")
     parser.add_argument("folder", metavar="DIR", help="output folder of interp causalgym, syntaxgym or run")
     parser.add_argument("--no-figures", dest="figures", action="store_false")
-    parser.add_argument("--n-boot", type=int, default=None,
+    parser.add_argument("--n-boot", type=positive_int, default=None,
                         help="bootstrap resamples (default: as the run recorded)")
     parser.set_defaults(func=run)
 

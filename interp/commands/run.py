@@ -14,15 +14,18 @@ from __future__ import annotations
 import argparse
 import sys
 
+from interp.commands.common import add_out_arguments
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("run", help="run an experiment spec (TOML): models x revisions x seeds x "
                                                "evaluations")
     parser.add_argument("spec", metavar="EXPERIMENT.toml", help="the experiment spec")
-    parser.add_argument("--out", default=None, help="output folder (default: the spec's out)")
+    add_out_arguments(parser, required=False, help="output folder (default: the spec's out)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop (loads no model)")
     parser.add_argument("--no-figures", dest="figures", action="store_false")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, interrupted=lambda args: "finished runs are kept in the output folder's runs/; "
+                                                           "rerun the same command to resume")
 
 
 def print_plan(spec, file=None) -> None:
@@ -64,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
     from interp.eval.experiment import Experiment
     from interp.eval.experiment_run import run_experiment
+    from interp.eval.owner import check_out
 
     spec = Experiment.from_toml(args.spec, out=args.out)  # every bad key or value fails here, before any load
     if not args.figures:
@@ -71,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print_plan(spec)
         return 0
+    # an experiment folder: any spec may continue it (each run checks its own settings), no other command
+    check_out(spec.out, "run", {}, overwrite=args.overwrite).take()
     result = run_experiment(spec, progress=True, command=list(sys.argv))
     print(f"{spec.out}: ran {len(result.ran)} run(s), {len(result.skipped)} already finished")
     print_experiment_summary(result.summary)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 
 from interp.commands.common import add_model_arguments, load_model
+from interp.graph.sites import GLOBAL_KINDS_AFTER, GLOBAL_KINDS_BEFORE, LAYER_KINDS
+
+KINDS = GLOBAL_KINDS_BEFORE + LAYER_KINDS + GLOBAL_KINDS_AFTER
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("sites", help="list a model's canonical sites in execution order")
     add_model_arguments(parser)
-    parser.add_argument("--kind", default=None, help="only this kind, e.g. z or resid_post")
+    parser.add_argument("--kind", default=None, choices=KINDS, metavar="KIND",
+                        help=f"only this kind: {', '.join(KINDS)}")
     parser.set_defaults(func=run)
 
 

@@ -17,14 +17,15 @@ import argparse
 import re
 import sys
 
-from interp.commands.common import add_model_arguments, load_model
+from interp.commands import types
+from interp.commands.common import add_model_arguments, add_out_arguments, check_out, load_model
 
 
 def add_parser(subparsers) -> None:
     from interp.eval.steering import DEFAULT_COEFFICIENTS, DEFAULT_LAYERS
 
     parser = subparsers.add_parser("steer", help="steering sweep: behaviour and fluency per coefficient")
-    parser.add_argument("--out", required=True, help="output folder")
+    add_out_arguments(parser)
     parser.add_argument("--contrast", default="builtin:sentiment",
                         help="builtin:NAME (sentiment, formality) or a contrast-set .json file")
     parser.add_argument("--layer", "--layers", dest="layers", default=",".join(map(str, DEFAULT_LAYERS)),
@@ -32,7 +33,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--coefficients", default=",".join(f"{c:g}" for c in DEFAULT_COEFFICIENTS),
                         help="comma-separated coefficients, in units of the mean residual norm "
                              "(default: %(default)s)")
-    parser.add_argument("--max-new-tokens", type=int, default=20)
+    parser.add_argument("--max-new-tokens", type=types.positive_int, default=20)
     parser.add_argument("--site", default="resid_pre", help="site kind steered at each layer (default: %(default)s)")
     parser.add_argument("--read", default="mean", choices=["mean", "last"],
                         help="each contrast sentence's activation: mean over its tokens, or its last token")
@@ -41,14 +42,15 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--prompts", default=None, help="a text file with one prompt per line "
                         "(default: the contrast set's prompts)")
     parser.add_argument("--sample", action="store_true", help="sample (seeded) instead of greedy decoding")
-    parser.add_argument("--samples", type=int, default=1, help="continuations per prompt (with --sample)")
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--batch-size", type=int, default=64, help="generated rows per forward batch")
+    parser.add_argument("--samples", type=types.positive_int, default=1,
+                        help="continuations per prompt (with --sample)")
+    parser.add_argument("--temperature", type=types.positive_float, default=1.0)
+    parser.add_argument("--seed", type=types.non_negative_int, default=0)
+    parser.add_argument("--batch-size", type=types.positive_int, default=64, help="generated rows per forward batch")
     add_model_arguments(parser)
     # "--coefficients -2,0,2" reads as a value, as Python 3.13's argparse does (older ones see an option)
     parser._negative_number_matcher = re.compile(r"-\.?\d")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, interrupted=lambda args: f"nothing new was written to {args.out}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
     contrast = load_contrast(args.contrast)  # a bad file fails before the model loads
     coefficients = parse_coefficients(args.coefficients)
     prompts = read_prompts(args.prompts) if args.prompts else None
+    claim = check_out(args)
     hm = load_model(args)
     layers = parse_layers(args.layers, hm.n_layers)
+    claim.take()
     result = steering_sweep(
         hm, contrast, layers=layers, coefficients=coefficients, prompts=prompts, max_new_tokens=args.max_new_tokens,
         site=args.site, read=args.read, where=args.where, sample=args.sample, samples=args.samples,
@@ -85,12 +89,15 @@ def parse_coefficients(text: str) -> list[float]:
     >>> parse_coefficients("-4, 0,4")
     [-4.0, 0.0, 4.0]
     """
+    import argparse
+
+    from interp.commands.types import finite_floats
     from interp.errors import InputError
 
     try:
-        return [float(part) for part in text.split(",")]
-    except ValueError:
-        raise InputError(f"cannot read coefficients {text!r}: write numbers separated by commas, "
+        return finite_floats(text)
+    except argparse.ArgumentTypeError:
+        raise InputError(f"cannot read coefficients {text!r}: write finite numbers separated by commas, "
                          f"e.g. -2,-1,0,1,2") from None
 
 

@@ -14,19 +14,20 @@ from __future__ import annotations
 import argparse
 import sys
 
-from interp.commands.common import add_model_arguments, load_model
+from interp.commands import types
+from interp.commands.common import add_model_arguments, add_out_arguments, check_out, load_model
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("syntaxgym", help="score SyntaxGym suites (surprisal predictions)")
     parser.add_argument("suites", nargs="+", metavar="SUITE",
                         help="a suite .json file, a folder of them, builtin:NAME, or builtin: for all built-ins")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--batch-size", type=int, default=32)
+    add_out_arguments(parser)
+    parser.add_argument("--batch-size", type=types.positive_int, default=32)
     parser.add_argument("--bos", default="auto",
                         help="context token before each sentence: auto, none, or a token such as '<|endoftext|>'")
     add_model_arguments(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, interrupted=lambda args: f"nothing new was written to {args.out}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,7 +36,9 @@ def run(args: argparse.Namespace) -> int:
     from interp.suites.syntaxgym import load_all
 
     suites = [suite for path in args.suites for suite in load_all(path)]  # fail on bad files before loading
+    claim = check_out(args)
     hm = load_model(args)
+    claim.take()
     bos = None if args.bos.lower() == "none" else args.bos
     result = syntaxgym(hm, suites, bos=bos, batch_size=args.batch_size)
     meta = run_metadata(hm, command=list(sys.argv), evaluator="syntaxgym", suites=[s.source for s in suites],
