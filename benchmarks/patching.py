@@ -1,4 +1,4 @@
-"""Activation patching on the embedded SmolLM2-135M: interp vs raw hooks, nnsight, pyvene and the
+"""Activation patching on the embedded SmolLM2-135M-Instruct: interp vs raw hooks, nnsight, pyvene and the
 serial one-forward-per-patch loop (TransformerLens's ``generic_activation_patch`` pattern).
 
     .venv/bin/python benchmarks/patching.py [--reps 7] [--sweep-reps 2] [--threads N]

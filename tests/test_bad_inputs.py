@@ -74,6 +74,11 @@ def cli(*argv: str) -> None:
     raise CliError(err.getvalue().strip())
 
 
+def causalgym_cli(c, *options: str) -> None:
+    """``interp causalgym`` on the test suite with a model that is never loaded, plus ``options``."""
+    cli("causalgym", "--model", str(c.tmp / "no-model"), "--suite", str(c.templates), "--out", str(c.out), *options)
+
+
 def write(c, name: str, content: Any) -> Path:
     path = c.tmp / name
     path.write_text(content if isinstance(content, str) else json.dumps(content))
@@ -419,6 +424,64 @@ CASES: list[Case] = [
         CliError, r"interp syntaxgym: error: .*bad.json: not valid JSON"),
     Case("cli", "an unknown --dtype", lambda c: cli("sites", "--dtype", "float8"), CliError,
          r"invalid choice: 'float8'"),
+    Case("cli", "causalgym --n-boot 0", lambda c: causalgym_cli(c, "--n-boot", "0"), CliError,
+         r"interp causalgym: error: argument --n-boot: must be a positive integer, not '0'"),
+    Case("cli", "causalgym --das-steps 0 with das among the methods", lambda c: causalgym_cli(
+        c, "--methods", "das,mean", "--das-steps", "0"), CliError,
+        r"argument --das-steps: must be a positive integer, not '0'"),
+    Case("cli", "causalgym --das-steps negative", lambda c: causalgym_cli(c, "--das-steps", "-5"), CliError,
+         r"argument --das-steps: must be a positive integer, not '-5'"),
+    Case("cli", "causalgym --das-lr nan", lambda c: causalgym_cli(c, "--das-lr", "nan"), CliError,
+         r"argument --das-lr: must be a finite positive number, not 'nan'"),
+    Case("cli", "causalgym --das-lr inf", lambda c: causalgym_cli(c, "--das-lr", "inf"), CliError,
+         r"argument --das-lr: must be a finite positive number, not 'inf'"),
+    Case("cli", "causalgym --das-batch-size 0", lambda c: causalgym_cli(c, "--das-batch-size", "0"), CliError,
+         r"argument --das-batch-size: must be a positive integer"),
+    Case("cli", "causalgym --tasks empty", lambda c: causalgym_cli(c, "--tasks", ""), CliError,
+         r"argument --tasks: is empty: name at least one task"),
+    Case("cli", "causalgym --tasks of commas only", lambda c: causalgym_cli(c, "--tasks", " , "), CliError,
+         r"argument --tasks: is empty: name at least one task"),
+    Case("cli", "causalgym --n-train 1", lambda c: causalgym_cli(c, "--n-train", "1"), CliError,
+         r"argument --n-train: must be an integer of at least 2, not '1'"),
+    Case("cli", "causalgym --n-test 0", lambda c: causalgym_cli(c, "--n-test", "0"), CliError,
+         r"argument --n-test: must be a positive integer, not '0'"),
+    Case("cli", "causalgym --seed negative", lambda c: causalgym_cli(c, "--seed", "-1"), CliError,
+         r"argument --seed: must be a non-negative integer, not '-1'"),
+    Case("cli", "causalgym --positions not numbers", lambda c: causalgym_cli(c, "--positions", "1,x"), CliError,
+         r"argument --positions: must be 'all' or span indices N,M,\.\.\. \(e.g. 0,2\), not '1,x'"),
+    Case("cli", "causalgym --site of an unknown kind", lambda c: causalgym_cli(c, "--site", "resid"), CliError,
+         r"argument --site: invalid choice: 'resid'"),
+    Case("cli", "causalgym --ray-workers 0", lambda c: causalgym_cli(c, "--executor", "ray", "--ray-workers", "0"),
+         CliError, r"argument --ray-workers: must be a positive integer"),
+    Case("cli", "causalgym --out naming a file", lambda c: cli(
+        "causalgym", "--model", str(c.tmp / "no-model"), "--suite", str(c.templates),
+        "--out", str(write(c, "file.txt", "notes"))), CliError, r"--out .*file.txt: a file is there, not a folder"),
+    Case("cli", "causalgym --out inside a file", lambda c: cli(
+        "causalgym", "--model", str(c.tmp / "no-model"), "--suite", str(c.templates),
+        "--out", str(write(c, "file.txt", "notes") / "out")), CliError,
+        r"--out .*file.txt/out: cannot create it, .*file.txt is a file"),
+    Case("cli", "syntaxgym --batch-size 0", lambda c: cli(
+        "syntaxgym", "builtin:npz_obj", "--model", str(c.tmp / "no-model"), "--batch-size", "0", "--out", str(c.out)),
+        CliError, r"interp syntaxgym: error: argument --batch-size: must be a positive integer, not '0'"),
+    Case("cli", "steer --coefficients with nan", lambda c: cli(
+        "steer", "--model", str(c.tmp / "no-model"), "--coefficients=-1,nan", "--out", str(c.out)), CliError,
+        r"interp steer: error: cannot read coefficients '-1,nan': write finite numbers"),
+    Case("cli", "steer --temperature 0", lambda c: cli(
+        "steer", "--model", str(c.tmp / "no-model"), "--temperature", "0", "--out", str(c.out)), CliError,
+        r"argument --temperature: must be a finite positive number, not '0'"),
+    Case("cli", "steer --max-new-tokens 0", lambda c: cli(
+        "steer", "--model", str(c.tmp / "no-model"), "--max-new-tokens", "0", "--out", str(c.out)), CliError,
+        r"argument --max-new-tokens: must be a positive integer, not '0'"),
+    Case("cli", "recall --factors with inf", lambda c: cli(
+        "recall", "--model", str(c.tmp / "no-model"), "--factors=1,inf", "--out", str(c.out)), CliError,
+        r"interp recall: error: --factors must be comma-separated numbers, each finite, not '1,inf'"),
+    Case("cli", "recall --n-facts 1", lambda c: cli(
+        "recall", "--model", str(c.tmp / "no-model"), "--n-facts", "1", "--out", str(c.out)), CliError,
+        r"argument --n-facts: must be an integer of at least 2, not '1'"),
+    Case("cli", "report --n-boot 0", lambda c: cli("report", str(c.tmp), "--n-boot", "0"), CliError,
+         r"interp report: error: argument --n-boot: must be a positive integer, not '0'"),
+    Case("cli", "sites --kind that is no site kind", lambda c: cli("sites", "--kind", "zz"), CliError,
+         r"interp sites: error: argument --kind: invalid choice: 'zz' \(choose from 'embed', 'resid_pre'"),
 ]
 
 

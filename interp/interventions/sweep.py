@@ -36,7 +36,7 @@ How it avoids the one-forward-per-patch anti-pattern:
 
 Values equal the serial loop's up to float summation order (keys/values of the prefix and the
 per-token matmuls come from differently shaped batches): within 1e-6 on the tiny test models,
-~2e-5 on SmolLM2-135M's logit differences. Models that cannot resume with a KV cache
+~2e-5 on SmolLM2-135M-Instruct's logit differences. Models that cannot resume with a KV cache
 (``hm.can_resume`` is False) run full sequences instead.
 
 Positions are counted in each example's real tokens (``-1`` = last); ``source_positions``
@@ -298,7 +298,7 @@ def _plan_forwards(unit_layer: Tensor, unit_p: Tensor, n_layers: int, width: int
     return forwards
 
 
-# the cost model's constants, in token-layers; rough CPU measurements on SmolLM2-135M (a layer pass
+# the cost model's constants, in token-layers; rough CPU measurements on SmolLM2-135M-Instruct (a layer pass
 # costs about as much as 50 tokens through it; a forward's embedding, cache set-up and head ~100)
 _FORWARD, _LAYER = 100.0, 50.0
 
