@@ -17,7 +17,7 @@ the machine is shared, and one thread per process keeps the peers' timings compa
 CPU time is reported beside wall time: with one thread it is the wall time the run would take on
 an idle machine, and it is less disturbed by other processes on a shared one.
 
-Same model (the embedded SmolLM2-135M), same training pairs in the same order, same initial basis
+Same model (the embedded SmolLM2-135M-Instruct), same training pairs in the same order, same initial basis
 (pyvene's orthogonal parametrization is loaded with ``DAS(seed=...)``'s), same step count, batch size and learning-rate
 schedule (Adam 5e-3, linear warm-up 10 % and decay). Both trained bases are then
 scored by the same code on the same test pairs (mean log odds-ratio per position). Repetitions

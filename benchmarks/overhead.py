@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/overhead.py [--reps 40] [--batch 8] [--tokens 16] [--threads N]
 
-One process, the embedded SmolLM2-135M, one batch (``--batch`` prompts × ``--tokens`` tokens, no
+One process, the embedded SmolLM2-135M-Instruct, one batch (``--batch`` prompts × ``--tokens`` tokens, no
 padding). Every method runs once per round, in a shuffled order, for ``--reps`` rounds; the table
 shows medians and ratios to the plain forward. Sites: ``resid_post.15`` (1 site) and every
 ``resid_post.L`` (30 sites) — the output of a decoder layer, which each peer exposes directly:

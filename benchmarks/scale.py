@@ -1,4 +1,4 @@
-"""Scaling a causal-efficacy sweep out with the Ray executor, on the embedded SmolLM2-135M.
+"""Scaling a causal-efficacy sweep out with the Ray executor, on the embedded SmolLM2-135M-Instruct.
 
     .venv/bin/python benchmarks/scale.py [--reps 2] [--threads 1] [--layers 2,6] [--methods das,probe]
                                          [--n-train 32] [--n-test 16] [--das-steps 20] [--trivial 200]

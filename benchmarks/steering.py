@@ -3,7 +3,7 @@
 
     .venv/bin/python benchmarks/steering.py [--threads 1] [--reps 3] [--prompts 16] [--tokens 16]
 
-Same model (the embedded SmolLM2-135M), prompts, vector (difference of means of the built-in
+Same model (the embedded SmolLM2-135M-Instruct), prompts, vector (difference of means of the built-in
 sentiment set at resid_pre.9) and coefficients for every method, greedy, KV cache on; repetitions
 interleaved; only generation is timed (no scoring). Every method's tokens are checked against the
 batched rows' before timing.

@@ -1,7 +1,7 @@
 """interp: a hook graph over any PyTorch LM, composable interventions, causal-efficacy evaluators.
 
 >>> import interp
->>> hm = interp.models.tiny("llama")     # or interp.load() for the embedded SmolLM2-135M
+>>> hm = interp.models.tiny("llama")     # or interp.load() for the embedded SmolLM2-135M-Instruct
 >>> out = hm.run("The keys to the cabinet", cache=["resid_post.1"])
 >>> out.logits.shape[0], out.cache["resid_post.1"].shape[-1]
 (1, 64)

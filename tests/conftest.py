@@ -47,7 +47,7 @@ def tiny_hm(family):
 
 @pytest.fixture(scope="session")
 def embedded():
-    """The embedded SmolLM2-135M (converted once into the user cache, then ~1 s a load)."""
+    """The embedded SmolLM2-135M-Instruct (converted once into the user cache, then ~1 s a load)."""
     return interp.load()
 
 

@@ -1,4 +1,4 @@
-"""The causal-efficacy evaluator on the embedded SmolLM2-135M: one agreement task, two early layers."""
+"""The causal-efficacy evaluator on the embedded SmolLM2-135M-Instruct: one agreement task, two early layers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Numerical parity across dtypes: the embedded SmolLM2-135M in float32 and in bfloat16 agree within
+"""Numerical parity across dtypes: the embedded SmolLM2-135M-Instruct in float32 and in bfloat16 agree within
 the tolerances documented in README "Reliability" (all in nats, natural-log probabilities at the last
 prompt token):
 

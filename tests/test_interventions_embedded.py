@@ -1,4 +1,4 @@
-"""On the embedded SmolLM2-135M: patching the subject flips number agreement."""
+"""On the embedded SmolLM2-135M-Instruct: patching the subject flips number agreement."""
 
 from __future__ import annotations
 

@@ -191,7 +191,7 @@ def test_verify_top_k_errors():
 
 @pytest.mark.slow
 def test_top_attributed_heads_at_the_subject_are_large_exact_effects(embedded):
-    """SmolLM2-135M, number agreement: z heads at the subject token of every third layer (90 heads).
+    """SmolLM2-135M-Instruct, number agreement: z heads at the subject token of every third layer (90 heads).
     Attribution's top-5 heads have exact effects above the median exact effect of all of them, its
     ranking follows the exact one, and verify_top_k's exact values are the full per-head sweep's."""
     hm = embedded

@@ -1,4 +1,4 @@
-"""DAS on the embedded SmolLM2-135M: hand-written agreement pairs, subject position, an early layer."""
+"""DAS on the embedded SmolLM2-135M-Instruct: hand-written agreement pairs, subject position, an early layer."""
 
 from __future__ import annotations
 

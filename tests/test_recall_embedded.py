@@ -1,4 +1,4 @@
-"""Head attribution and head scaling on the embedded SmolLM2-135M (slow: loads the real model)."""
+"""Head attribution and head scaling on the embedded SmolLM2-135M-Instruct (slow: loads the real model)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Steering the embedded SmolLM2-135M along the built-in sentiment set (slow: loads the model).
+"""Steering the embedded SmolLM2-135M-Instruct along the built-in sentiment set (slow: loads the model).
 
 One sweep (layer 9, the default; coefficients -0.5, 0, 0.5; the 32 built-in prompts; 12 new tokens)
 serves every test. Measured when written (95 % intervals): positive-word rate 0.75 [0.58, 0.87] at +0.5

@@ -1,4 +1,4 @@
-"""On the embedded SmolLM2-135M: built-in suites score well above chance; labels are single tokens."""
+"""On the embedded SmolLM2-135M-Instruct: built-in suites score well above chance; labels are single tokens."""
 
 from __future__ import annotations
 

@@ -324,6 +324,8 @@ def _seeds(value: Any, where: str) -> tuple[int, ...]:
 
 
 def _models(value: Any, where: str) -> tuple[ModelSpec, ...]:
+    from interp.models.loading import DEFAULT_NAMES
+
     if value is None:
         raise InputError(f"{where}: models: missing; e.g. models = [\"default\"] or a [[models]] table with a name")
     if not isinstance(value, list) or not value:
@@ -349,7 +351,7 @@ def _models(value: Any, where: str) -> tuple[ModelSpec, ...]:
                              f"(e.g. [\"step1000\", \"step2000\"]), not {revisions!r}")
         elif len(set(revisions)) != len(revisions):
             raise InputError(f"{where}: {place}.revisions: {revisions} repeats a revision")
-        elif is_dir or name.endswith(".gguf") or name in ("default", "smollm2-135m", "SmolLM2-135M"):
+        elif is_dir or name.endswith(".gguf") or name in DEFAULT_NAMES:
             raise InputError(f"{where}: {place}.revisions: {name!r} is not a hub id, so it has no revisions; "
                              "give each checkpoint as its own model (name = its folder)")
         dtype = _typed(entry, "dtype", str, where, place, default="float32")

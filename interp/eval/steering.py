@@ -55,7 +55,7 @@ from interp.eval.finite import check_finite
 from interp.graph.inputs import Batch
 from interp.suites.steering import ContrastSet, load_contrast
 
-#: Defaults chosen on the embedded SmolLM2-135M with the built-in sentiment set (README "Steering").
+#: Defaults chosen on the embedded SmolLM2-135M-Instruct with the built-in sentiment set (README "Steering").
 DEFAULT_LAYERS = (9,)
 DEFAULT_COEFFICIENTS = (-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0)
 READS = ("mean", "last")

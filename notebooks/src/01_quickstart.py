@@ -3,7 +3,7 @@
 # # 1 · Quickstart: load a model, read its sites, patch one position
 #
 # This notebook takes about a minute on a laptop CPU. It uses the model that ships with `interp`
-# (SmolLM2-135M, 30 layers), so nothing is downloaded.
+# (SmolLM2-135M-Instruct, 30 layers), so nothing is downloaded.
 #
 # You will:
 #

@@ -29,7 +29,7 @@ from interp.interventions import Patch
 
 pio.renderers.default = "plotly_mimetype+notebook"  # offline-capable figures (see notebook 1)
 
-hm = interp.load()  # the native wrap of the embedded SmolLM2-135M, our reference below
+hm = interp.load()  # the native wrap of the embedded SmolLM2-135M-Instruct, our reference below
 
 # %% [markdown]
 # ## A Hugging Face model
@@ -113,7 +113,7 @@ for site in ["resid_post.0", "blocks.0.3:output"]:
 from interp.graph.adapters.transformer_lens import bridge_from_hf
 
 bridge = bridge_from_hf(copy.deepcopy(hm.model))
-tl = interp.wrap(bridge, tokenizer=hm.tokenizer, name="SmolLM2-135M via TransformerBridge")
+tl = interp.wrap(bridge, tokenizer=hm.tokenizer, name="SmolLM2-135M-Instruct via TransformerBridge")
 tl
 
 # %% [markdown]
@@ -127,7 +127,7 @@ tl
 import nnsight
 
 lm = nnsight.TransformersModel(hm.model, tokenizer=hm.tokenizer)
-nn_hm = interp.wrap(lm, name="SmolLM2-135M via nnsight")
+nn_hm = interp.wrap(lm, name="SmolLM2-135M-Instruct via nnsight")
 nn_hm
 
 # %%
