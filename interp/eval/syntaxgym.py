@@ -13,7 +13,9 @@ Each sentence is scored after the tokenizer's beginning-of-sequence context (see
 :func:`interp.suites.alignment.context_ids`; pass ``bos=None`` for none, in which case the
 first token has no surprisal and its region's value is NaN). A region's value combines the
 surprisals of its tokens with the suite's metric; a region with no tokens is 0 under ``sum``
-and NaN otherwise. A comparison involving NaN is false.
+and NaN otherwise. A comparison involving NaN is false. Any other non-finite surprisal (NaN/inf
+logits) is a :class:`~interp.errors.NumericalError` naming the suite, item, condition and region,
+and a suite given twice (the same file, or two suites of one name) is an ``InputError``.
 """
 
 from __future__ import annotations
