@@ -176,6 +176,49 @@ CASES: list[Case] = [
         c, SimpleNamespace(site="pattern.0", __call__=None)), SiteError, r"'pattern.0' is read-only"),
     Case("graph", "an intervention without a site", lambda c: run_with(c, lambda act, ctx: act),
          InputError, r"needs a 'site' attribute"),
+    Case("graph", "inputs that are None", lambda c: c.hm.run(None),
+         InputError, r"inputs must be a string, a non-empty list of strings, .*; got NoneType None"),
+    Case("graph", "inputs that are a number", lambda c: c.hm.run(123), InputError, r"inputs must be .*; got int 123"),
+    Case("graph", "one intervention, not in a list", lambda c: c.hm.run(BASE, interventions=steer(torch.ones(64))),
+         InputError, r"interventions takes a list, e.g. interventions=\[Steer\(...\)\]; got one Steer on its own"),
+    Case("graph", "cache=True", lambda c: c.hm.run(BASE, cache=True),
+         InputError, r"cache takes a list of site names, e.g. cache=\['resid_post.0'\]; got bool True"),
+    Case("graph", "cache given one site name as a string", lambda c: c.hm.run(BASE, cache="resid_post.0"),
+         InputError, r"cache takes a list of site names, e.g. cache=\['resid_post.0'\]; got the string 'resid_post.0'"),
+    Case("graph", "layer written with a leading zero", lambda c: c.hm.run(BASE, cache=["resid_post.01"]), SiteError,
+         r"'resid_post.01' is not a site name: the layer must be written in ASCII digits without leading zeros"
+         r".*did you mean 'resid_post.1'\?"),
+    Case("graph", "layer written as -0", lambda c: c.hm.run(BASE, cache=["resid_post.-0"]), SiteError,
+         r"'resid_post.-0' is not a site name: the layer must be written in ASCII digits.*did you mean 'resid_post.0'"),
+    Case("graph", "layer written in non-ASCII digits", lambda c: c.hm.run(BASE, cache=["resid_post.\u0661"]),
+         SiteError, r"is not a site name: the layer must be written in ASCII digits.*did you mean 'resid_post.1'"),
+    Case("graph", "stop_at before a cached site", lambda c: c.hm.run(BASE, cache=["resid_post.1"],
+                                                                     stop_at="resid_post.0"),
+         InputError, r"stop_at='resid_post.0' ends the run before 'resid_post.1', which it is asked to cache"),
+    Case("graph", "an intervention after stop_at", lambda c: c.hm.run(
+        BASE, interventions=[Steer("resid_post.1", torch.ones(64))], stop_at="resid_post.0"), InputError,
+        r"the Steer at 'resid_post.1' comes after stop_at='resid_post.0': the run would end before it acts"),
+    Case("graph", "start_at activations holding NaN", lambda c: c.hm.run(
+        BASE, start_at=("resid_pre.1", torch.zeros(2, 8, 64).index_fill(1, torch.tensor([2]), float("nan")))),
+        InputError, r"start_at activations for 'resid_pre.1' hold 128 NaN or inf values \(the first at index "
+        r"\[0, 2, 0\]\)"),
+    Case("graph", "resume from activations holding inf", lambda c: c.hm.resume(
+        BASE, start_at=("resid_pre.1", torch.full((2, 8, 64), float("inf"))), from_token=0),
+        InputError, r"start_at activations for 'resid_pre.1' hold 1024 NaN or inf values"),
+    Case("graph", "start_at that is not (site, activations)", lambda c: c.hm.run(BASE, start_at=torch.zeros(2, 8, 64)),
+         InputError, r"start_at takes \(site, activations\), e.g. start_at=\('resid_pre.1', "),
+    Case("graph", "cache_grad without grad", lambda c: c.hm.run(BASE, cache=["resid_post.0"], cache_grad=True),
+         InputError, r"cache_grad=True needs grad=True"),
+    Case("graph", "grads given one site name as a string", lambda c: c.hm.run(BASE, grad=True, grads="resid_post.0"),
+         InputError, r"grads takes a list of site names, e.g. grads=\['resid_post.0'\]; got the string"),
+    Case("graph", "generate with max_new_tokens=0", lambda c: c.hm.generate("The", max_new_tokens=0),
+         InputError, r"max_new_tokens must be a whole number of at least 1, not 0"),
+    Case("graph", "generate with one intervention, not in a list", lambda c: generate(
+        c.hm, "The", interventions=steer(torch.ones(64))), InputError, r"interventions takes a list.*on its own"),
+    Case("graph", "hooks() with a handler that is not a function", lambda c: c.hm.hooks(
+        {"resid_post.0": 3}).__enter__(), InputError,
+        r"the handler for 'resid_post.0' is int 3, not a function; a handler is called as handler\(activation, "
+        r"context\)"),
     # ---------------------------------------------------------------- interventions
     Case("interventions", "position out of range", lambda c: run_with(
         c, Patch("resid_post.0", c.src.cache, positions=[1, 40])), InputError,
