@@ -3,6 +3,8 @@
 Every evaluating command writes ``results.csv`` (the tidy per-unit table), ``summary.csv``
 (the aggregated table it prints) and ``meta.json`` (model id and revision, seed, package
 versions, git commit, command line), plus any extra tables it names.
+Which command (and which settings) may write into a folder is :mod:`interp.eval.owner`'s
+business: the CLI checks it before any work.
 
 >>> import tempfile, pandas as pd
 >>> out = tempfile.mkdtemp()
