@@ -177,8 +177,8 @@ def main() -> None:
         return out[:, :, None]
 
     sweep_methods = {
-        "interp batched": lambda: patch_sweep(hm, [BASE], [SOURCE], metric=metric).values,
-        "serial loop": lambda: serial_patch_sweep(hm, [BASE], [SOURCE], metric=metric).values,
+        "interp batched": lambda: patch_sweep(hm, [BASE], [SOURCE], metric=metric).patched,  # the metric itself
+        "serial loop": lambda: serial_patch_sweep(hm, [BASE], [SOURCE], metric=metric).patched,
         "nnsight loop": nnsight_loop,
     }
     sweep, sweep_values = interleaved(sweep_methods, args.sweep_reps)
@@ -189,7 +189,7 @@ def main() -> None:
     attribution, estimate = interleaved(
         {"attribution": lambda: attribution_patch(hm, [BASE], [SOURCE], metric=metric)}, args.reps)
     clean = metric(hm.run(BASE).last_logits)
-    rho = spearman(estimate["attribution"].values, exact - clean)
+    rho = spearman(estimate["attribution"].values, exact - clean)  # both effects: metric(patched) - metric(clean)
 
     # ---------------------------------------------------------------- 4. per head
     heads = dict(kind="z", per_head=True, metric=metric)
@@ -201,7 +201,7 @@ def main() -> None:
     }, args.sweep_reps)
     head_estimate = per_head_values["attribution"]
     head_exact = per_head_values["exact sweep"]
-    head_effect = head_exact.values - head_exact.clean
+    head_effect = head_exact.values  # metric(patched) - metric(clean), what attribution's values estimate
     cells = head_effect.numel()
     serial_cells = per_head_values["serial, 1 layer"].values.numel()
     serial_diff = float((per_head_values["serial, 1 layer"].values - head_exact.values[serial_layer]).abs().max())

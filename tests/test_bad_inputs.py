@@ -30,7 +30,18 @@ import interp
 import interp.cli
 from interp.errors import InputError, InterpError, ModelLoadError, SiteError, SuiteError
 from interp.eval import causal_efficacy, syntaxgym
-from interp.interventions import DAS, Ablate, Patch, ScaleHeads, Steer, Subspace, generate, load, patch_sweep
+from interp.interventions import (
+    DAS,
+    Ablate,
+    Patch,
+    ScaleHeads,
+    Steer,
+    Subspace,
+    attribution_patch,
+    generate,
+    load,
+    patch_sweep,
+)
 from interp.methods import PairData, find_direction, score, train_das
 from interp.suites import causalgym
 from interp.suites import syntaxgym as sg_suites
@@ -121,6 +132,13 @@ def shared_label_splits() -> dict:
 def renamed_copy(c) -> Path:
     """Another file holding a suite of the fixture's name."""
     return write(c, "copy.json", syntaxgym_raw())
+
+
+def nan_das(c) -> DAS:
+    das = DAS("resid_post.0", 64, 2, c.src.cache, "last", seed=0)
+    with torch.no_grad():
+        das.rotation.parametrizations.weight.original.fill_(float("nan"))
+    return das
 
 
 def run_with(c, *interventions, inputs=BASE):
@@ -221,16 +239,28 @@ CASES: list[Case] = [
         r"context\)"),
     # ---------------------------------------------------------------- interventions
     Case("interventions", "position out of range", lambda c: run_with(
-        c, Patch("resid_post.0", c.src.cache, positions=[1, 40])), InputError,
+        c, Patch("resid_post.0", c.src.cache, positions=[[1], [40]])), InputError,
         r"position 40 is out of range for example 1, which has \d+ tokens"),
+    Case("interventions", "a flat position list out of range (meant per example?)", lambda c: run_with(
+        c, Patch("resid_post.0", c.src.cache, positions=[1, 40])), InputError,
+        r"position 40 is out of range for example 0.*positions=\[1, 40\] means positions 1, 40 in every example; "
+        r"for one position per example write positions=\[\[1\], \[40\]\]"),
     Case("interventions", "position that is a float", lambda c: run_with(c, steer(torch.ones(64), positions=1.5)),
          InputError, r"unknown position selector 1.5 \(float\)"),
-    Case("interventions", "per-example position that is a float", lambda c: run_with(
-        c, steer(torch.ones(64), positions=[1, 2.0])), InputError, r"must be an integer token index, not 2.0"),
+    Case("interventions", "position list with a float", lambda c: run_with(
+        c, steer(torch.ones(64), positions=[1, 2.0])), InputError, r"a position \(token index\) must be an integer, "
+        r"not 2.0 \(float\)"),
+    Case("interventions", "position list with a bool", lambda c: run_with(
+        c, steer(torch.ones(64), positions=[True])), InputError, r"must be an integer, not True \(bool\)"),
+    Case("interventions", "position list mixing positions and lists", lambda c: run_with(
+        c, steer(torch.ones(64), positions=[1, [2]])), InputError,
+        r"mixes positions and lists; .*positions=\[1, 4\].*positions=\[\[1\], \[4\]\]"),
     Case("interventions", "unknown position selector", lambda c: run_with(c, steer(torch.ones(64), positions="first")),
          InputError, r"unknown position selector 'first'"),
     Case("interventions", "one position list per example, wrong count", lambda c: run_with(
-        c, steer(torch.ones(64), positions=[1, 2, 3])), InputError, r"3 entries for a batch of 2"),
+        c, steer(torch.ones(64), positions=[[1], [2], [3]])), InputError,
+        r"positions=\[\[1\], \[2\], \[3\]\] has 3 per-example lists for a batch of 2; .*for the same positions "
+        r"in every example write positions=\[1, 2, 3\]"),
     Case("interventions", "source positions out of range", lambda c: run_with(
         c, Patch("resid_post.0", c.src.cache, positions="last", source_positions=12)), InputError,
         r"resid_post.0 source positions: position 12 is out of range"),
@@ -296,6 +326,40 @@ CASES: list[Case] = [
     Case("interventions", "generate with a misspelt site", lambda c: generate(
         c.hm, "The", interventions=[steer(torch.ones(64)).using(site="resid_pots.0")]), SiteError,
         r"did you mean 'resid_post.0'"),
+    Case("interventions", "NaN steering vector", lambda c: steer(torch.full((64,), float("nan"))), InputError,
+         r"Steer at resid_post.0: the steering vector holds 64 NaN and 0 inf values"),
+    Case("interventions", "inf steering coefficient", lambda c: steer(torch.ones(64), alpha=float("inf")),
+         InputError, r"Steer at resid_post.0: alpha=inf is not finite"),
+    Case("interventions", "NaN coefficient set with using()", lambda c: run_with(
+        c, steer(torch.ones(64)).using(alpha=float("nan"))), InputError, r"Steer at resid_post.0: alpha=nan is not"),
+    Case("interventions", "NaN patch source", lambda c: run_with(c, Patch(
+        "resid_post.0", torch.full((2, 9, 64), float("nan")), positions="last")), InputError,
+        r"Patch at resid_post.0: the source activation at the patched positions holds 128 NaN"),
+    Case("interventions", "inf head-scaling factor", lambda c: ScaleHeads("z.1", {1: float("inf")}), InputError,
+         r"ScaleHeads at z.1: factors \[inf\] holds inf; every value must be finite"),
+    Case("interventions", "NaN subspace basis", lambda c: Subspace("resid_post.0", torch.full((64, 1), float("nan"))),
+         InputError, r"Subspace at resid_post.0: the basis holds 64 NaN"),
+    Case("interventions", "DAS whose training diverged to NaN", lambda c: run_with(c, nan_das(c)), InputError,
+         r"DAS at resid_post.0: the trained rotation \(did training diverge.*\) holds 128 NaN"),
+    Case("interventions", "head index that is a float", lambda c: ScaleHeads("z.1", {1.9: 0.0}), InputError,
+         r"ScaleHeads at z.1: a head index must be an integer, not 1.9 \(float\)"),
+    Case("interventions", "head index that is a bool", lambda c: Patch("z.1", c.src.cache, heads=[True]), InputError,
+         r"Patch at z.1: a head index must be an integer, not True \(bool\)"),
+    Case("interventions", "patch_sweep layer that is a bool", lambda c: patch_sweep(c.hm, BASE, SOURCE, layers=[True]),
+         InputError, r"a layer must be an integer, not True \(bool\)"),
+    Case("interventions", "attribution_patch layer that is a float", lambda c: attribution_patch(
+        c.hm, BASE, SOURCE, layers=[0.5], metric=lambda lg: lg[:, 0]), InputError,
+        r"a layer must be an integer, not 0.5 \(float\)"),
+    Case("interventions", "patch_sweep per_head index that is a bool", lambda c: patch_sweep(
+        c.hm, BASE, SOURCE, kind="z", per_head=[True]), InputError, r"a head index in per_head must be an integer"),
+    Case("interventions", "Steer saved for another model family", lambda c: run_with(c, load(steer(
+        torch.ones(64)).save(c.tmp / "steer", model=interp.models.tiny("gpt2")))), InputError,
+        r"Steer at resid_post.0 was saved for tiny-gpt2 \(GPT-2, .*\), not for tiny-llama \(Llama, .*\): its family "
+        r"differs"),
+    Case("interventions", "Steer saved for a wider model", lambda c: load(steer(torch.ones(128)).save(
+        c.tmp / "steer", model=interp.models.tiny("llama", hidden_size=128)), model=c.hm), InputError,
+        r"saved Steer at resid_post.0 was saved for tiny-llama \(Llama, d_model=128.*not for tiny-llama "
+        r"\(Llama, d_model=64.*width \(d_model\) differs"),
     # ---------------------------------------------------------------- suites
     Case("suites", "SyntaxGym file that is not JSON", lambda c: sg_suites.load(write(c, "suite.json", '{"items": [}')),
          SuiteError, r"suite.json: not valid JSON \(line 1, column"),

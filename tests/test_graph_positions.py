@@ -21,7 +21,7 @@ def batch_of(lengths, width, side):
 def test_positions_land_on_real_tokens(lengths, side, extra, data):
     batch = batch_of(lengths, max(lengths) + extra, side)
     rel = [data.draw(st.integers(-n, n - 1)) for n in lengths]
-    absolute = resolve_positions(rel, batch)[:, 0]
+    absolute = resolve_positions([[r] for r in rel], batch)[:, 0]  # one position per example
     assert batch.attention_mask[torch.arange(len(lengths)), absolute].eq(1).all()
     real_index = absolute - batch.offsets
     assert real_index.tolist() == [r % n for r, n in zip(rel, lengths)]
@@ -32,8 +32,9 @@ def test_out_of_range_position_names_the_example():
     batch = batch_of([3, 5], 5, "right")
     with pytest.raises(InputError, match="position 4 is out of range for example 0, which has 3 tokens"):
         resolve_positions([4, 4], batch)
-    with pytest.raises(InputError, match="2 entries for a batch of 3"):
-        resolve_positions([1, 2], batch_of([3, 3, 3], 3, "left"))
+    with pytest.raises(InputError, match=r"positions=\[\[1\], \[2\]\] has 2 per-example lists for a batch of 3; .* "
+                                         r"for the same positions in every example write positions=\[1, 2\]"):
+        resolve_positions([[1], [2]], batch_of([3, 3, 3], 3, "left"))
     with pytest.raises(InputError, match="'all' needs equally long"):
         resolve_positions("all", batch)
 

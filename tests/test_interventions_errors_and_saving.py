@@ -83,7 +83,8 @@ def interventions(hm, src):
         for p in das.parameters():
             p.add_(torch.randn(p.shape, generator=g) * 0.1)
     return [
-        Patch("resid_post.0", src.cache, [1, 2], source_positions=slice(-2, -1)),
+        Patch("resid_post.0", src.cache, [[1], [2]], source_positions=slice(-2, -1)),
+        Patch("resid_post.0", src.cache, [1, 2], source_positions=[2, 1]),
         Patch("z.1", SOURCE, "last", heads=[0, 3]),
         Subspace("resid_post.0", torch.linalg.qr(torch.randn(64, 4, generator=g)).Q, src, "last"),
         das,

@@ -51,12 +51,12 @@ def test_per_head_sweep_equals_single_head_patches(hm, kind, monkeypatch):
     assert fast.values.shape == (hm.n_layers, n_pos, heads, 2) and fast.heads == list(range(heads))
     torch.testing.assert_close(fast.values, slow.values, atol=1e-6, rtol=0)
     torch.testing.assert_close(fast.clean, slow.clean, atol=1e-6, rtol=0)
-    assert (fast.values - fast.clean).abs().max() > 1e-4  # the patches did something
+    assert fast.values.abs().max() > 1e-4  # the patches did something (values: the effect)
     assert len(calls) < sum(calls) < fast.values.numel()  # rows batched; no-op rows (shared first token) skipped
     # a head of the serial loop is Patch(site, heads=[h]) itself
     layer, j, h = hm.n_layers - 1, n_pos - 1, heads - 1
     patch = Patch(f"{kind}.{layer}", SOURCE, positions=j, heads=[h])
-    torch.testing.assert_close(fast.values[layer, j, h], metric(hm.run(BASE, interventions=[patch]).last_logits),
+    torch.testing.assert_close(fast.patched[layer, j, h], metric(hm.run(BASE, interventions=[patch]).last_logits),
                                atol=1e-6, rtol=0)
 
 
@@ -118,7 +118,7 @@ def test_verify_top_k_matches_the_full_sweep(hm):
     metric = logit_diff(hm)
     est = attribution_patch(hm, BASE, SOURCE, kind="z", per_head=True, metric=metric)
     exact = patch_sweep(hm, BASE, SOURCE, kind="z", per_head=True, metric=metric)
-    effect = exact.values - exact.clean
+    effect = exact.values  # metric(patched) - metric(clean), like the estimates
     top = verify_top_k(hm, BASE, SOURCE, est, metric=metric, k=5)
     assert list(top.columns) == ["site", "layer", "position", "head", "example", "rank", "estimate", "exact"]
     assert len(top) == 10 and top["rank"].tolist() == [1, 2, 3, 4, 5] * 2
@@ -145,7 +145,7 @@ def test_whole_site_verify_and_tables_without_heads(hm):
     patched = metric(hm.run(BASE, interventions=[patch]).last_logits)[int(row.example)]
     assert row.exact == pytest.approx(float(patched - est.clean[int(row.example)]), abs=1e-5)
     table = patch_sweep(hm, BASE, SOURCE, kind="z", layers=[0], positions=[1], per_head=True, metric=metric).table()
-    assert list(table.columns) == ["site", "layer", "position", "head", "example", "value"]
+    assert list(table.columns) == ["site", "layer", "position", "head", "example", "effect", "patched", "clean"]
     assert len(table) == hm.n_heads * 2 and sorted(set(table["head"])) == list(range(hm.n_heads))
 
 
@@ -200,7 +200,7 @@ def test_top_attributed_heads_at_the_subject_are_large_exact_effects(embedded):
     grid = dict(kind="z", layers=range(0, hm.n_layers, 3), positions=[1], per_head=True, metric=metric)  # " key(s)"
     est = attribution_patch(hm, base, source, **grid)
     exact = patch_sweep(hm, base, source, **grid)
-    effect = (exact.values - exact.clean)[..., 0]  # [layers, 1, heads]
+    effect = exact.values[..., 0]  # [layers, 1, heads]: metric(patched) - metric(clean)
     assert est.values.shape == exact.values.shape == (10, 1, hm.n_heads, 1)
     top = verify_top_k(hm, base, source, est, metric=metric, k=5)
     for row in top.itertuples():

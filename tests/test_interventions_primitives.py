@@ -53,11 +53,11 @@ def test_patching_every_position_of_resid_pre_0_gives_the_source_logits(hm):
 
 def test_patch_one_position_matches_a_hand_written_hook(hm):
     src = hm.run(SOURCE, cache=["resid_post.0"])
-    base_pos, src_pos = [1, 2], [2, 1]  # per example, and different on the two sides
+    base_pos, src_pos = [[1], [2]], [[2], [1]]  # one list per example, and different on the two sides
 
     def manual(act, ctx):
         act = act.clone()
-        for b, (p, q) in enumerate(zip(base_pos, src_pos)):
+        for b, ([p], [q]) in enumerate(zip(base_pos, src_pos)):
             act[b, p] = src.cache["resid_post.0"][b, q]
         return act
 
@@ -145,7 +145,8 @@ def test_ablations(hm):
     mean = ref.cache["mlp_out.0"][mask].mean(0)
     out = hm.run(BASE, interventions=[Ablate("mlp_out.0", "mean", reference=reference, positions=[1, 2])],
                  cache=["mlp_out.0"])
-    assert torch.equal(out.cache["mlp_out.0"][0, 1], mean) and torch.equal(out.cache["mlp_out.0"][1, 2], mean)
+    assert all(torch.equal(out.cache["mlp_out.0"][b, p], mean) for b in range(2) for p in (1, 2))  # in every example
+    assert not torch.equal(out.cache["mlp_out.0"][0, 3], mean)
     zero = hm.run(BASE, interventions=[Ablate("mlp_out.0")], cache=["mlp_out.0"]).cache["mlp_out.0"]
     assert not zero.any()
     resample = Ablate("mlp_out.0", "resample", reference=ref, positions="last", seed=3)

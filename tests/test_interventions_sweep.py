@@ -32,7 +32,9 @@ def test_batched_sweep_equals_serial_loop(hm, kind):
     assert fast.values.shape == (hm.n_layers, int(hm.tokenize(BASE).lengths.min()), 2)
     torch.testing.assert_close(fast.values, slow.values, atol=1e-6, rtol=0)
     torch.testing.assert_close(fast.clean, slow.clean, atol=1e-6, rtol=0)
-    assert (fast.values - fast.clean).abs().max() > 1e-3  # the patches did something
+    torch.testing.assert_close(fast.patched, slow.patched, atol=1e-6, rtol=0)
+    assert fast.values.abs().max() > 1e-3  # the patches did something
+    torch.testing.assert_close(fast.values, fast.patched - fast.clean, atol=0, rtol=0)  # values: the effect
 
 
 def test_sweep_with_different_source_positions_matches_single_patches(hm):
@@ -42,9 +44,11 @@ def test_sweep_with_different_source_positions_matches_single_patches(hm):
     for j, (p, q) in enumerate([(-1, -2), (1, 1)]):
         patch = Patch("resid_pre.1", SOURCE, positions=p, source_positions=q)
         expected = metric(hm.run(BASE, interventions=[patch]).last_logits)
-        torch.testing.assert_close(result.values[0, j], expected, atol=1e-6, rtol=0)
+        torch.testing.assert_close(result.patched[0, j], expected, atol=1e-6, rtol=0)
+        torch.testing.assert_close(result.values[0, j], expected - metric(hm.run(BASE).last_logits), atol=1e-6, rtol=0)
     table = result.table()
-    assert list(table.columns) == ["site", "layer", "position", "example", "value"] and len(table) == 4
+    assert list(table.columns) == ["site", "layer", "position", "example", "effect", "patched", "clean"]
+    assert len(table) == 4 and (table.effect - (table.patched - table.clean)).abs().max() < 1e-6
 
 
 def test_attribution_patching_estimates_the_sweep(hm):
@@ -52,7 +56,8 @@ def test_attribution_patching_estimates_the_sweep(hm):
     exact = patch_sweep(hm, BASE, SOURCE, kind="resid_post", metric=metric)
     estimate = attribution_patch(hm, BASE, SOURCE, kind="resid_post", metric=metric)
     assert estimate.values.shape == exact.values.shape
-    delta = exact.values - exact.clean
+    delta = exact.values  # metric(patched) - metric(clean), what the estimate estimates
+    assert not exact.estimated and estimate.estimated
     same = (delta == 0)  # slots where base and source activations agree: nothing to patch
     assert same.any() and torch.equal(estimate.values[same], torch.zeros_like(estimate.values[same]))
     # the estimate is the derivative of the metric along (h_src - h_base): check it by finite differences
@@ -99,6 +104,28 @@ def test_kv_reuse_sweep_equals_serial_loop(hm, padding_side, split, monkeypatch)
     slow = serial_patch_sweep(hm, base, SOURCE, positions=positions, metric=metric)
     torch.testing.assert_close(fast.values, slow.values, atol=1e-6, rtol=0)  # float summation order only
     torch.testing.assert_close(fast.clean, slow.clean, atol=1e-6, rtol=0)
-    assert (fast.values - fast.clean).abs().max() > 1e-3
+    assert fast.values.abs().max() > 1e-3
     if split == "every cell":
         assert any(start > 0 and first > 0 for start, first in starts)  # both savings at once
+
+
+def test_attribution_and_the_sweep_report_the_same_quantity_for_a_small_patch():
+    """Make " dog" a copy of " key" nudged by 1e-3 in the embedding: every patch of "dog" into "key" is
+    then small, so the first-order estimate must match the exact effect closely, in sign and scale."""
+    hm = interp.models.tiny("llama")
+    key, dog = (hm.tokenizer(w)["input_ids"][-1] for w in (" key", " dog"))
+    embed = hm.model.get_input_embeddings().weight
+    with torch.no_grad():
+        embed[dog] = embed[key] + 1e-3 * torch.randn(embed.shape[1], generator=torch.Generator().manual_seed(0))
+    base, source = ["The key to the cabinet"], ["The dog to the cabinet"]
+    metric = logit_diff(hm)
+    exact = patch_sweep(hm, base, source, kind="resid_pre", metric=metric)
+    estimate = attribution_patch(hm, base, source, kind="resid_pre", metric=metric)
+    scale = float(exact.values.abs().max())
+    moved = exact.values.abs() > 0.1 * scale
+    assert scale > 1e-4 and moved.sum() >= 2  # the changed token at each layer, and the last token
+    torch.testing.assert_close(estimate.values, exact.values, rtol=0.1, atol=0.05 * scale)
+    assert torch.equal(estimate.values[moved].sign(), exact.values[moved].sign())
+    # patched is the metric itself in both (the same clean run plus each one's effect)
+    torch.testing.assert_close(estimate.patched - exact.patched, estimate.values - exact.values, rtol=0, atol=1e-5)
+    assert list(estimate.table().columns)[-3:] == ["effect_estimate", "patched_estimate", "clean"]

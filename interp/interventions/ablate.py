@@ -26,7 +26,7 @@ from torch import Tensor
 from interp.errors import InputError
 from interp.graph.inputs import Batch
 from interp.interventions import positions as P
-from interp.interventions.base import check_width, site_shape
+from interp.interventions.base import check_finite, check_width, site_shape
 from interp.interventions.interchange import Interchange
 from interp.interventions.source import Source
 
@@ -63,6 +63,7 @@ class Ablate(Interchange):
                 source = self.source.materialise(hm, self.source_site or self.site)
                 self.value = _masked_mean(source)
             check_width("the mean value", self.value, site_shape(hm, self.site), self.site)
+            check_finite(self.label, "the mean value", self.value)
             heads = self.check_heads(hm)
             return {"values": self.value if heads is None else self.value[heads.to(self.value.device)]}
         source = self.source.materialise(hm, self.source_site or self.site)

@@ -1,7 +1,10 @@
 """Attribution patching: a first-order estimate of every patch in a sweep from one forward and
 one backward on the base (Nanda 2023; AtP, Kramár et al. 2024).
 
-``estimate[layer, position, example] = (h_src - h_base) · ∂metric/∂h_base`` at ``kind.layer``;
+``estimate[layer, position, example] = (h_src - h_base) · ∂metric/∂h_base`` at ``kind.layer``, a
+first-order estimate of the effect ``metric(patched) - metric(clean)``: the same quantity as
+:func:`patch_sweep`'s ``values`` (the result says ``estimated=True``; ``patched`` is
+``clean + values``, ``table()`` names its columns ``effect_estimate`` and ``patched_estimate``);
 with ``per_head=True`` (kinds ``q``, ``k``, ``v``, ``z``) the dot product runs over each head's
 ``d_head`` only, giving ``estimate[layer, position, head, example]``: the estimate of patching that
 head alone (summed over heads it is the whole-site estimate). Use it to pre-filter a sweep, then
@@ -72,7 +75,7 @@ def attribution_patch(
         else:
             values.append(product[:, :, plan.heads].flatten(3).sum(-1).permute(1, 2, 0))  # [P, H, N]
     return SweepResult(torch.stack(values), kind, plan.layers, plan.positions, clean.detach(), plan.heads,
-                       plan.source_positions)
+                       plan.source_positions, path="full-sequence", estimated=True)
 
 
 def spearman(a: Tensor, b: Tensor) -> float:

@@ -17,12 +17,18 @@ Steer(site='resid_post.0', positions='last', alpha=2.0, vector=[64])
 >>> import tempfile; path = tempfile.mkdtemp()
 >>> _ = steer.save(path); load(path).alpha
 2.0
+
+``save(folder, model=hm)`` also records which model the intervention is for (without ``model=``:
+the model it last ran on, if any); a loaded intervention then refuses a model of another family
+or shape (:mod:`interp.interventions.identity`). Non-finite values (a NaN or inf vector,
+coefficient, factor, basis or source activation) are an :class:`InputError` before the forward.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -31,10 +37,12 @@ from torch import Tensor, nn
 
 from interp.errors import InputError, SiteError
 from interp.graph.inputs import Batch
+from interp.graph.positions import integer_index
 from interp.graph.sites import parse_site
+from interp.interventions import identity as I
 from interp.interventions import positions as P
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: a flat position list means the same positions in every example
 HEAD_KINDS = ("q", "k", "v", "z")
 RESIDUAL_KINDS = ("embed", "resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out")
 
@@ -68,7 +76,9 @@ class Intervention(nn.Module):
         parse_site(site)  # a malformed name fails here, not in the middle of a run
         self.site = site
         self.positions = positions
-        self.heads = _heads_list(heads)
+        self.heads = _heads_list(heads, f"{type(self).__name__} at {site}")
+        self.model_identity: dict | None = None  # the model it was saved for (checked on every run)
+        self._ran_on: dict = {}  # the model it last ran on, shared with its using() copies (recorded by save)
 
     # ---------------------------------------------------------------- subclass API
     def prepare(self, hm, batch: Batch, idx: Tensor | None) -> dict:
@@ -87,11 +97,15 @@ class Intervention(nn.Module):
         """
         if batch is None:
             raise InputError(f"{type(self).__name__} needs tokenised inputs to resolve positions")
-        spec = self.positions if positions == "default" else positions
+        spec = self.positions if isinstance(positions, str) and positions == "default" else positions
+        I.check(self.model_identity, hm, self.label)
+        self.check_finite()
         idx = P.resolve(spec, batch)
         heads = self.check_heads(hm)
         prepared = self.prepare(hm, batch, idx)
         prepared["batch_size"] = batch.size
+        self._ran_on.clear()
+        self._ran_on.update(I.identity_of(hm))
 
         def handler(act: Tensor, ctx) -> Tensor:
             if act.shape[0] != prepared["batch_size"]:
@@ -103,6 +117,23 @@ class Intervention(nn.Module):
             return P.place(act, idx, heads, self.edit(selected, prepared))
 
         return handler
+
+    @property
+    def label(self) -> str:
+        """``"Steer at resid_post.0"``: how errors name this intervention."""
+        return f"{type(self).__name__} at {self.site}"
+
+    def check_finite(self) -> None:
+        """Every number the intervention holds (parameters, tensors, float fields) is finite."""
+        for name, param in self.named_parameters():
+            check_finite(self.label, f"the trained {name.replace('.parametrizations.weight.original', '')} "
+                         "(did training diverge? try a smaller learning rate)", param)
+        for name in self.tensor_fields:
+            check_finite(self.label, name, getattr(self, name))
+        for name in self.fields:
+            value = getattr(self, name)
+            if isinstance(value, float) or isinstance(value, list) and any(isinstance(v, float) for v in value):
+                check_finite(self.label, name, value)
 
     def check_heads(self, hm) -> Tensor | None:
         if self.heads is None:
@@ -141,6 +172,8 @@ class Intervention(nn.Module):
         for name in self.fields:
             value = getattr(self, name)
             out[name] = P.encode(value) if name.endswith("positions") else value
+        if self.model_identity is not None:
+            out["model"] = self.model_identity
         return out
 
     def tensors(self) -> dict[str, Tensor]:
@@ -151,12 +184,22 @@ class Intervention(nn.Module):
                 state[f"@{name}"] = value.detach()
         return state
 
-    def save(self, path: str | Path) -> Path:
-        """Write ``tensors.safetensors`` and ``config.json`` into the folder ``path``, each atomically."""
+    def save(self, path: str | Path, *, model=None) -> Path:
+        """Write ``tensors.safetensors`` and ``config.json`` into the folder ``path``, each atomically.
+
+        ``model``: the HookedModel this intervention is for; its name, family, ``d_model``, ``n_layers``
+        and ``n_heads`` are saved, and the loaded intervention refuses a model of another family or
+        shape (warns on another name). Default: the model it was saved for or last ran on, if any.
+        """
         from safetensors.torch import save
 
         from interp.eval.output import atomic_write_bytes, atomic_write_text
 
+        if model is not None:
+            self.model_identity = I.identity_of(model)
+        elif self.model_identity is None and self._ran_on:
+            self.model_identity = dict(self._ran_on)
+        self.check_finite()
         folder = Path(path)
         tensors = {k: v.contiguous().cpu() for k, v in self.tensors().items()}
         atomic_write_bytes(folder / "tensors.safetensors", save(tensors))
@@ -168,12 +211,14 @@ class Intervention(nn.Module):
         kwargs = {}
         for name in cls.fields:
             value = config.get(name)
-            kwargs[name] = P.decode(value) if name.endswith("positions") else value
+            kwargs[name] = P.decode(value, config.get("format", FORMAT_VERSION)) if name.endswith("positions") \
+                else value
         for name in cls.tensor_fields:
             kwargs[name] = tensors.pop(f"@{name}", None)
         obj = cls._construct(kwargs, tensors)
         if tensors:
             obj.load_state_dict(tensors, strict=True)
+        obj.model_identity = I.validate(config.get("model"), "config.json")
         return obj
 
     @classmethod
@@ -203,14 +248,14 @@ class Intervention(nn.Module):
         return intervention_html(self)
 
 
-def _heads_list(heads: Any) -> list[int] | None:
+def _heads_list(heads: Any, owner: str = "heads") -> list[int] | None:
     if heads is None:
         return None
-    if isinstance(heads, int):
-        return [heads]
     if isinstance(heads, Tensor):
         heads = heads.tolist()
-    out = [int(h) for h in heads]
+    if not isinstance(heads, (list, tuple, range)) and type(heads).__module__ != "numpy":
+        return [integer_index(heads, f"{owner}: a head index")]
+    out = [integer_index(h, f"{owner}: a head index") for h in heads]
     if not out:
         raise InputError("heads=[] selects nothing; pass None for all heads")
     return out
@@ -235,3 +280,22 @@ def check_real(name: str, tensor: Tensor) -> Tensor:
     if tensor.device.type == "meta":
         raise InputError(f"{name} is on the meta device and has no values")
     return tensor
+
+
+def check_finite(owner: str, field: str, value: Any) -> Any:
+    """``value`` (a tensor, float or list of floats) unchanged if every entry is finite, else an
+    :class:`InputError` naming the intervention and field (NaN or inf would reach the logits unseen)."""
+    if isinstance(value, Tensor):
+        if (value.is_floating_point() or value.is_complex()) and value.device.type != "meta":
+            bad = ~torch.isfinite(value.detach())
+            if bad.any():
+                n_nan = int(torch.isnan(value.detach()).sum())
+                raise InputError(f"{owner}: {field} holds {n_nan} NaN and {int(bad.sum()) - n_nan} inf values "
+                                 f"(of {value.numel()}); every value must be finite")
+    elif isinstance(value, (list, tuple)):
+        bad = [v for v in value if isinstance(v, float) and not math.isfinite(v)]
+        if bad:
+            raise InputError(f"{owner}: {field} {list(value)} holds {bad[0]}; every value must be finite")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"{owner}: {field}={value} is not finite; it must be a finite number")
+    return value

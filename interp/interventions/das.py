@@ -29,6 +29,7 @@ from torch.nn.utils.parametrizations import orthogonal
 from interp.errors import InputError
 from interp.graph.inputs import Batch
 from interp.interventions import positions as P
+from interp.interventions.base import check_finite
 from interp.interventions.interchange import Interchange
 from interp.interventions.subspace import interchange
 
@@ -97,7 +98,7 @@ class BoundlessDAS(_Learned):
                  seed: int | None = None):
         super().__init__(site, dim, source, positions, source_positions=source_positions, heads=heads,
                          source_site=source_site)
-        self.temperature = float(temperature)
+        self.temperature = check_finite(self.label, "temperature", float(temperature))
         with torch.random.fork_rng(devices=[]):
             if seed is not None:
                 torch.manual_seed(seed)

@@ -15,7 +15,7 @@ from torch import Tensor
 from interp.errors import InputError
 from interp.graph.inputs import Batch
 from interp.interventions import positions as P
-from interp.interventions.base import Intervention, check_width
+from interp.interventions.base import Intervention, check_finite, check_width
 from interp.interventions.source import Source
 
 
@@ -52,6 +52,7 @@ class Interchange(Intervention):
         source = self.source.materialise(hm, read_site)
         spec = self.source_positions if self.source_positions is not None else self.positions
         values = source.at(spec, batch.size, batch.width, self.site)
+        check_finite(self.label, "the source activation at the patched positions", values)
         check_width(f"{self.site}: the source activation", values, self.full_shape(hm), self.site)
         k = batch.width if idx is None else idx.shape[1]
         if values.shape[1] not in (k, 1) or (values.shape[1] == 1 and idx is not None and k != 1):

@@ -1,8 +1,10 @@
 """Selecting and writing the slots an intervention touches: positions (per example) and heads.
 
-Positions are the selectors of :mod:`interp.graph.positions` (counting real tokens), plus
-``None``: every position of the tensor, padding included (no real token attends to padding,
-so writing there changes nothing; this form also fits each new token during generation).
+Positions are the selectors of :mod:`interp.graph.positions` (counting real tokens): an int,
+``"last"``, ``"all"``, a slice, a flat list ``[1, 4]`` (positions 1 and 4 in every example) or a
+list of lists ``[[1], [4]]`` (one list per example), plus ``None``: every position of the tensor,
+padding included (no real token attends to padding, so writing there changes nothing; this form
+also fits each new token during generation).
 
 >>> import torch
 >>> act = torch.zeros(2, 3, 4)
@@ -21,7 +23,7 @@ from torch import Tensor
 
 from interp.errors import InputError
 from interp.graph.inputs import Batch
-from interp.graph.positions import PositionSpec, resolve_positions
+from interp.graph.positions import PositionSpec, integer_index, resolve_positions
 
 
 def resolve(spec: PositionSpec, batch: Batch) -> Tensor | None:
@@ -68,24 +70,31 @@ def place(act: Tensor, idx: Tensor | None, heads: Tensor | None, new: Tensor) ->
 
 
 def encode(spec: Any) -> Any:
-    """A position selector as JSON."""
+    """A position selector as JSON (a tensor or array becomes a flat or nested list of ints)."""
     if isinstance(spec, slice):
         return {"slice": [spec.start, spec.stop, spec.step]}
-    if isinstance(spec, Tensor):
-        return spec.tolist()
+    if isinstance(spec, Tensor) or type(spec).__module__ == "numpy":
+        spec = spec.tolist()
     if isinstance(spec, (list, tuple)):
-        return [encode(s) if isinstance(s, (list, tuple, Tensor)) else int(s) for s in spec]
+        return [encode(s) if isinstance(s, (list, tuple)) or isinstance(s, Tensor) and s.ndim
+                else integer_index(s, "a position (token index)") for s in spec]
     return spec
 
 
-def decode(obj: Any) -> Any:
-    """A position selector from JSON; anything that is not one is an :class:`InputError`."""
+def decode(obj: Any, version: int = 2) -> Any:
+    """A position selector from JSON; anything that is not one is an :class:`InputError`.
+
+    Format 1 (before flat lists meant "these positions in every example") read a flat list as one
+    entry per example; such a list is rewritten as a list of lists, so it keeps its meaning.
+    """
     if isinstance(obj, dict):
         bounds = obj.get("slice")
         if set(obj) != {"slice"} or not isinstance(bounds, list) or len(bounds) != 3 or not all(
                 b is None or isinstance(b, int) and not isinstance(b, bool) for b in bounds):
             raise InputError(f"not a saved position selector: {obj!r}")
         return slice(*bounds)
+    if version < 2 and isinstance(obj, list) and not all(isinstance(e, list) for e in obj):
+        return [e if isinstance(e, list) else [e] for e in obj]
     return obj
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from interp.errors import InputError, InterpError
 from interp.interventions.base import FORMAT_VERSION
+from interp.interventions.identity import check
 
 
 def _types() -> dict[str, type]:
@@ -27,8 +28,11 @@ def _types() -> dict[str, type]:
     return {cls.__name__: cls for cls in (Ablate, BoundlessDAS, DAS, Patch, ScaleHeads, Steer, Subspace)}
 
 
-def load(path: str | Path):
-    """Rebuild an intervention written by ``intervention.save(path)``."""
+def load(path: str | Path, *, model=None):
+    """Rebuild an intervention written by ``intervention.save(path)``.
+
+    ``model``: check now that it is the model the intervention was saved for (every run checks too;
+    see :mod:`interp.interventions.identity`)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -63,4 +67,6 @@ def load(path: str | Path):
     if expected != found:  # e.g. a DAS whose rotation is missing would silently be a random one
         raise InputError(f"{tensor_file}: the saved {name} needs tensors {sorted(expected)}; the file has "
                          f"{sorted(found)}")
+    if model is not None:
+        check(loaded.model_identity, model, f"{folder}: the saved {loaded.label}")
     return loaded

@@ -18,11 +18,11 @@ from torch import Tensor
 
 from interp.errors import InputError
 from interp.interventions import positions as P
-from interp.interventions.base import Intervention
+from interp.interventions.base import Intervention, check_finite
 
 
 class ScaleHeads(Intervention):
-    """``act[:, positions, head] *= factor`` for each ``{head: factor}``."""
+    """``act[:, positions, head] *= factor`` for each ``{head: factor}``; heads are integers, factors finite."""
 
     fields = ("site", "positions", "heads", "factors")
 
@@ -31,7 +31,7 @@ class ScaleHeads(Intervention):
         if isinstance(heads, dict):
             heads, factors = list(heads), [float(f) for f in heads.values()]
         else:
-            heads = [heads] if isinstance(heads, int) else list(heads)
+            heads = list(heads) if isinstance(heads, (list, tuple, range)) else [heads]
             if factors is None:
                 if factor is None:
                     raise InputError("ScaleHeads needs factors: {head: factor}, or heads=[...] with factor=x")
@@ -41,7 +41,7 @@ class ScaleHeads(Intervention):
         super().__init__(site, positions, heads)
         if self.site.split(".")[0] not in ("q", "k", "v", "z"):
             raise InputError(f"ScaleHeads acts on a per-head site (z.L or v.L, also q/k), not {site!r}")
-        self.factors = [float(f) for f in factors]
+        self.factors = check_finite(self.label, "factors", [float(f) for f in factors])
 
     def edit(self, selected: Tensor, prepared: dict) -> Tensor:
         factors = torch.tensor(self.factors, dtype=selected.dtype, device=selected.device)

@@ -10,12 +10,14 @@ difference of means).
 torch.Size([64])
 
 ``positions``: ``None`` = every position (also every new token when generating), ``"last"``,
-an int, a slice, or per-example lists. During :func:`interp.interventions.generate`, ``where``
-says whether the prompt, the new tokens, or both are steered.
+an int, a slice, a list of positions for every example (``[1, 4]``), or one list per example
+(``[[1], [4]]``). A NaN or inf vector or ``alpha`` is an :class:`InputError`. During
+:func:`interp.interventions.generate`, ``where`` says whether the prompt, the new tokens, or both are steered.
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -24,7 +26,7 @@ from torch import Tensor
 from interp.errors import InputError
 from interp.graph.inputs import Batch
 from interp.interventions import positions as P
-from interp.interventions.base import Intervention, check_real, check_width, site_shape
+from interp.interventions.base import Intervention, check_finite, check_real, check_width, site_shape
 
 
 class Steer(Intervention):
@@ -36,8 +38,12 @@ class Steer(Intervention):
     def __init__(self, site: str, vector: Tensor, alpha: float = 1.0, positions: P.PositionSpec | None = None,
                  *, heads: list[int] | None = None):
         super().__init__(site, positions, heads)
-        self.vector = check_real("the steering vector", torch.as_tensor(vector).detach())
-        self.alpha = float(alpha)
+        self.vector = check_finite(self.label, "the steering vector",
+                                   check_real("the steering vector", torch.as_tensor(vector).detach()))
+        if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) and not (
+                isinstance(alpha, Tensor) and alpha.numel() == 1):
+            raise InputError(f"{self.label}: alpha must be a number, not {alpha!r} ({type(alpha).__name__})")
+        self.alpha = check_finite(self.label, "alpha", float(alpha))
 
     @classmethod
     def from_contrast(

@@ -23,7 +23,7 @@ from torch import Tensor
 from interp.errors import InputError
 from interp.graph.inputs import Batch
 from interp.interventions import positions as P
-from interp.interventions.base import check_real
+from interp.interventions.base import check_finite, check_real
 from interp.interventions.interchange import Interchange
 
 
@@ -52,6 +52,7 @@ class Subspace(Interchange):
         super().__init__(site, source, positions, source_positions=source_positions, heads=heads,
                          source_site=source_site)
         basis = check_real("the basis", torch.as_tensor(basis).detach()).contiguous()
+        check_finite(self.label, "the basis", basis)
         if basis.ndim == 1:
             basis = basis[:, None]
         if basis.ndim != 2:

@@ -7,12 +7,19 @@
 >>> are, is_ = hm.tokenizer(" are")["input_ids"][0], hm.tokenizer(" is")["input_ids"][0]
 >>> result = patch_sweep(hm, ["The key to the cabinets"], ["The keys to the cabinet"],
 ...                      kind="resid_pre", metric=lambda lg: lg[..., are] - lg[..., is_])
->>> result.values.shape        # [layers, positions, examples]
+>>> result.values.shape        # [layers, positions, examples]: metric(patched) - metric(clean)
 torch.Size([2, 6, 1])
+>>> bool(((result.patched - result.clean) == result.values).all())   # result.patched: the metric itself
+True
 >>> per_head = patch_sweep(hm, ["The key to the cabinets"], ["The keys to the cabinet"],
 ...                        kind="z", per_head=True, metric=lambda lg: lg[..., are] - lg[..., is_])
 >>> per_head.values.shape      # [layers, positions, heads, examples]: each head patched alone
 torch.Size([2, 6, 4, 1])
+
+``values`` is the **effect** of each patch, ``metric(patched) - metric(clean)``, the same quantity
+:func:`attribution_patch` estimates (its ``values``, with ``estimated=True``); ``patched`` holds
+the metric of each patched run itself (what TransformerLens's patching functions return) and
+``clean`` the unpatched metric. Without ``metric``, the metric is the last logits themselves.
 
 ``per_head=True`` (head-resolved kinds ``q``, ``k``, ``v``, ``z``) gives one row per head: the
 patch of that head alone, as ``Patch(site, heads=[h])`` does; ``k`` and ``v`` have the model's
@@ -53,7 +60,7 @@ from torch import Tensor
 
 from interp.errors import InputError, SiteError
 from interp.graph.inputs import Batch
-from interp.graph.positions import resolve_positions
+from interp.graph.positions import integer_index, resolve_positions
 from interp.graph.resume import resume_support, warn_slow_path
 from interp.interventions.base import HEAD_KINDS, site_shape
 from interp.interventions.patch import Patch
@@ -63,30 +70,57 @@ Metric = Callable[[Tensor], Tensor]  # last logits [..., vocab] -> [...] (or [..
 
 @dataclass
 class SweepResult:
-    """``values[layer_index, position_index, (head_index,) example, ...]``: the metric (or last logits)
-    per patch; the head axis is there when ``heads`` is not None (a ``per_head`` sweep)."""
+    """One patch per cell ``[layer_index, position_index, (head_index,) example, ...]`` (the head axis is
+    there when ``heads`` is not None, a ``per_head`` sweep):
+
+    - ``values``: the effect of the patch, ``metric(patched) - metric(clean)``; exact from
+      :func:`patch_sweep`, a first-order estimate from :func:`attribution_patch` (``estimated=True``);
+    - ``patched``: the metric of the patched run itself (for an estimate, ``clean + values``);
+    - ``clean``: the metric without any patch, ``[examples, ...]``.
+    """
 
     values: Tensor
     kind: str
     layers: list[int]
     positions: list[int]
-    clean: Tensor = field(repr=False)  # the metric without any patch, [examples, ...]
+    clean: Tensor = field(repr=False)
     heads: list[int] | None = None
     source_positions: list[int] | None = None  # None: the same as positions
     path: str = "kv-resume"  # "kv-resume": suffix forwards on the base's keys/values; "full-sequence": not
+    estimated: bool = False  # True: values are attribution patching's first-order estimates
+    patched: Tensor | None = field(default=None, repr=False)  # None: computed as clean + values
+
+    def __post_init__(self) -> None:
+        if self.patched is None:
+            self.patched = self.values + self.clean.to(self.values.device)
+
+    @property
+    def quantity(self) -> str:
+        """What ``values`` hold, in words."""
+        what = "metric(patched) - metric(clean)"
+        return f"first-order estimate of {what}" if self.estimated else what
 
     def table(self):
-        """A tidy pandas table: one row per (layer, position, (head,) example)."""
+        """A tidy pandas table, one row per (layer, position, (head,) example), with the quantity in the
+        column names: ``effect`` (= ``patched - clean``), ``patched`` and ``clean``; an attribution
+        estimate has ``effect_estimate`` and ``patched_estimate`` instead."""
         import pandas as pd
 
-        values = self.values if self.heads is not None else self.values.unsqueeze(2)
+        def cells(t: Tensor) -> Tensor:
+            return (t if self.heads is not None else t.unsqueeze(2)).detach().cpu()
+
+        values, patched = cells(self.values), cells(self.patched)
         if values.ndim != 4:
             raise InputError("table() needs a scalar metric per example; values have shape "
                              f"{list(self.values.shape)}")
+        clean = self.clean.detach().cpu()
+        suffix = "_estimate" if self.estimated else ""
         heads = self.heads if self.heads is not None else [None]
         rows = [
             {"site": f"{self.kind}.{layer}", "layer": layer, "position": pos,
-             **({} if head is None else {"head": head}), "example": ex, "value": float(values[i, j, h, ex])}
+             **({} if head is None else {"head": head}), "example": ex,
+             f"effect{suffix}": float(values[i, j, h, ex]), f"patched{suffix}": float(patched[i, j, h, ex]),
+             "clean": float(clean[ex])}
             for i, layer in enumerate(self.layers) for j, pos in enumerate(self.positions)
             for h, head in enumerate(heads) for ex in range(values.shape[3])
         ]
@@ -114,11 +148,13 @@ def _plan(hm, base, source, kind, layers, positions, source_positions, per_head=
     base_batch, source_batch = hm.tokenize(base), hm.tokenize(source)
     if base_batch.size != source_batch.size:
         raise InputError(f"{base_batch.size} base examples but {source_batch.size} sources; pair them one to one")
-    layers = list(range(hm.n_layers)) if layers is None else [hm.binding(f"{kind}.{int(x)}").layer for x in layers]
+    layers = list(range(hm.n_layers)) if layers is None else [
+        hm.binding(f"{kind}.{integer_index(x, 'a layer')}").layer for x in _listed(layers, "layers")]
     if positions is None:
         positions = list(range(int(base_batch.lengths.min())))
-    positions = list(positions)
-    source_positions = positions if source_positions is None else list(source_positions)
+    positions = [integer_index(p, "a sweep position") for p in _listed(positions, "positions")]
+    source_positions = positions if source_positions is None else [
+        integer_index(p, "a sweep source position") for p in _listed(source_positions, "source_positions")]
     if len(source_positions) != len(positions):
         raise InputError(f"{len(positions)} base positions but {len(source_positions)} source positions")
     base_idx = torch.cat([resolve_positions(p, base_batch) for p in positions], 1)  # [N, P]
@@ -127,6 +163,13 @@ def _plan(hm, base, source, kind, layers, positions, source_positions, per_head=
         hm.binding(f"{kind}.{layer}")
     heads = _heads_of(hm, kind, per_head)
     return _Plan(base_batch, source_batch, kind, layers, positions, source_positions, heads, base_idx, source_idx)
+
+
+def _listed(values, what: str) -> list:
+    """A sequence of sweep indices as a list; a single value or a string is an error that says how to write it."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise InputError(f"{what}={values!r}: give a list of integers, one per row of the sweep (e.g. {what}=[0, 2])")
+    return list(values)
 
 
 def _heads_of(hm, kind: str, per_head: bool | Sequence[int]) -> list[int] | None:
@@ -139,7 +182,7 @@ def _heads_of(hm, kind: str, per_head: bool | Sequence[int]) -> list[int] | None
     what = "key/value heads" if kind in ("k", "v") and n != hm.n_heads else "heads"
     if per_head is True:
         return list(range(n))
-    heads = [int(h) for h in per_head]
+    heads = [integer_index(h, "a head index in per_head") for h in _listed(per_head, "per_head")]
     bad = [h for h in heads if not 0 <= h < n]
     if not heads or bad:
         raise InputError(f"head index {bad or '(none given)'} out of range: {kind} has {n} {what} (0..{n - 1})")
@@ -190,8 +233,9 @@ def patch_sweep(
     rows = _Rows.of_cells(plan, layer_i, j, None if plan.heads is None else head_i, ex)
     out, clean, path = _exact_values(hm, plan, rows, metric or (lambda logits: logits), max_rows)
     shape = (len(plan.layers), len(plan.positions), *([n_heads] if plan.heads is not None else []), n)
-    values = torch.stack(out).reshape(*shape, *out[0].shape)
-    return SweepResult(values, kind, plan.layers, plan.positions, clean, plan.heads, plan.source_positions, path)
+    patched = torch.stack(out).reshape(*shape, *out[0].shape)
+    return SweepResult(patched - clean, kind, plan.layers, plan.positions, clean, plan.heads, plan.source_positions,
+                       path, patched=patched)
 
 
 def _exact_values(hm, plan: _Plan, rows: _Rows, metric: Metric, max_rows: int) -> tuple[list[Tensor], Tensor, str]:
@@ -346,11 +390,12 @@ def serial_patch_sweep(
         for j in range(len(plan.positions)):
             for head in plan.heads or [None]:
                 # Patch counts positions in each example's real tokens: turn absolute indices into those
-                patch = Patch(f"{kind}.{layer}", src.cache, (plan.base_idx[:, j] - plan.base.offsets).tolist(),
-                              source_positions=(plan.source_idx[:, j] - plan.source.offsets).tolist(),
+                patch = Patch(f"{kind}.{layer}", src.cache, (plan.base_idx[:, j] - plan.base.offsets)[:, None].tolist(),
+                              source_positions=(plan.source_idx[:, j] - plan.source.offsets)[:, None].tolist(),
                               heads=None if head is None else [head])
                 values.append(metric(hm.run(plan.base, interventions=[patch]).last_logits))
     shape = (len(plan.layers), len(plan.positions), *([len(plan.heads)] if plan.heads is not None else []))
-    values = torch.stack(values).reshape(*shape, *values[0].shape)
+    patched = torch.stack(values).reshape(*shape, *values[0].shape)
     clean = metric(hm.run(plan.base).last_logits)
-    return SweepResult(values, kind, plan.layers, plan.positions, clean, plan.heads, plan.source_positions)
+    return SweepResult(patched - clean, kind, plan.layers, plan.positions, clean, plan.heads, plan.source_positions,
+                       "full-sequence", patched=patched)

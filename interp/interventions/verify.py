@@ -39,7 +39,8 @@ def verify_top_k(
     """Exact effects of the ``k`` cells with the largest estimates, per example; a tidy table.
 
     - ``estimates``: from :func:`attribution_patch` on the same ``base``/``source`` pairs (its kind,
-      layers, positions and heads say which patches the cells are).
+      layers, positions and heads say which patches the cells are); its ``values`` are effects
+      (``metric(patched) - metric(clean)``), like ``exact``.
     - ``metric``: the one the estimates were computed with (one number per example).
     - ``by``: ``"abs"`` ranks by ``|estimate|`` (largest effect either way), ``"max"`` by the most
       positive, ``"min"`` by the most negative estimate.

@@ -57,7 +57,9 @@ print(f"base {clean_base:+.2f}, source {clean_source:+.2f}; tokens {tokens}")
 # $$\frac{\text{patched} - \text{base}}{\text{source} - \text{base}}$$
 #
 # so 0 means "no change" and 1 means "the base now behaves like the source". Every second layer
-# keeps this quick; `layers=None` sweeps all 30.
+# keeps this quick; `layers=None` sweeps all 30. A sweep's `.values` are effects,
+# `metric(patched) − metric(clean)` (what `attribution_patch` estimates below); `.patched` holds the
+# metric of each patched run itself and `.clean` the unpatched one.
 
 # %%
 def normalised(values: torch.Tensor) -> torch.Tensor:
@@ -65,7 +67,7 @@ def normalised(values: torch.Tensor) -> torch.Tensor:
 
 
 resid = patch_sweep(hm, base, source, kind="resid_pre", layers=range(0, hm.n_layers, 2), metric=preference)
-fig = px.imshow(normalised(resid.values[..., 0]), x=[f"{p}: {t}" for p, t in enumerate(tokens)], y=resid.layers,
+fig = px.imshow(normalised(resid.patched[..., 0]), x=[f"{p}: {t}" for p, t in enumerate(tokens)], y=resid.layers,
                 labels={"x": "position", "y": "layer (resid_pre)", "color": "normalised effect"},
                 color_continuous_scale="RdBu_r", color_continuous_midpoint=0, aspect="auto",
                 title="Patching the residual stream from 'keys … cabinet' into 'key … cabinets'")
@@ -89,7 +91,7 @@ rows = []
 for kind in ("attn_out", "mlp_out"):
     sweep = patch_sweep(hm, base, source, kind=kind, positions=[-1], metric=preference)
     rows += [{"component": kind, "layer": layer, "normalised effect": float(normalised(v))}
-             for layer, v in zip(sweep.layers, sweep.values[:, 0, 0])]
+             for layer, v in zip(sweep.layers, sweep.patched[:, 0, 0])]
 components = pd.DataFrame(rows)
 px.line(components, x="layer", y="normalised effect", color="component", markers=True,
         title="Patching one component's output at the last token").show()
@@ -107,7 +109,7 @@ px.line(components, x="layer", y="normalised effect", color="component", markers
 
 # %%
 heads = patch_sweep(hm, base, source, kind="z", per_head=True, positions=[-1], metric=preference)
-head_effect = normalised(heads.values[:, 0, :, 0])  # [layer, head]
+head_effect = normalised(heads.patched[:, 0, :, 0])  # [layer, head]
 fig = px.imshow(head_effect, labels={"x": "head", "y": "layer", "color": "normalised effect"},
                 color_continuous_scale="RdBu_r", color_continuous_midpoint=0, aspect="auto",
                 title="Patching one head's output (z) at the last token")
@@ -115,9 +117,9 @@ fig.update_yaxes(autorange=True)
 fig.show()
 
 # %%
-top = heads.table().assign(effect=lambda t: normalised(torch.tensor(t.value.values)).numpy())
+top = heads.table().assign(normalised=lambda t: normalised(torch.tensor(t.patched.values)).numpy())
 top = top.reindex(top.effect.abs().sort_values(ascending=False).index).head(5)
-top[["site", "head", "value", "effect"]].rename(columns={"value": "preference"})
+top[["site", "head", "patched", "effect", "normalised"]].rename(columns={"patched": "preference"})
 
 # %% [markdown]
 # Two heads stand out. Interventions compose in one forward pass, so patching both together is one
@@ -143,7 +145,7 @@ pd.DataFrame({"run": ["base", f"base with {' and '.join(f'{s} head {h}' for s, h
 
 # %%
 estimate = attribution_patch(hm, base, source, kind="z", per_head=True, positions=[-1], metric=preference)
-exact_change = (heads.values - heads.clean[0]).flatten()
+exact_change = heads.values.flatten()  # both sweeps' values are effects: metric(patched) - metric(clean)
 compare = pd.DataFrame({"exact": exact_change.numpy(), "estimate": estimate.values.flatten().numpy(),
                         "site": heads.table().site + " head " + heads.table()["head"].astype(str)})
 print(f"Spearman rank correlation: {spearman(estimate.values.flatten(), exact_change):.3f}")
