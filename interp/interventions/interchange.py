@@ -4,6 +4,10 @@ Base positions ``positions`` count the base example's real tokens; ``source_posi
 the same selector) count the source example's own real tokens, so a span that tokenises to
 different lengths on the two sides is still aligned. ``source_site`` (default: ``site``) lets a
 patch read one site of the source and write another of the same width.
+
+Source values are checked when the intervention is bound, at the positions it reads: a NaN or inf
+there is an :class:`InputError` naming the intervention (NaN at padding that is never read, as
+some models leave in caches, is no error).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """Patch: interchange (activation) patching.
 
-Write activations taken from a source run into the base run at a site, at per-example
-positions (base and source positions may differ), optionally only for some heads.
+Write activations taken from a source run into the base run at a site, at positions counted in
+each example's real tokens (base and source positions may differ), optionally only for some heads.
+``positions=[1, 4]`` patches positions 1 and 4 of every example; ``positions=[[1], [4]]`` patches
+position 1 of example 0 and position 4 of example 1 (one list per example).
 
 >>> import interp
 >>> from interp.interventions import Patch

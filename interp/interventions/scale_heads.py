@@ -31,6 +31,8 @@ class ScaleHeads(Intervention):
         if isinstance(heads, dict):
             heads, factors = list(heads), [float(f) for f in heads.values()]
         else:
+            if isinstance(heads, Tensor) or type(heads).__module__ == "numpy" and getattr(heads, "ndim", 0):
+                heads = heads.tolist()
             heads = list(heads) if isinstance(heads, (list, tuple, range)) else [heads]
             if factors is None:
                 if factor is None:
