@@ -25,5 +25,5 @@ def test_sweep_on_the_embedded_model_finds_the_subject(embedded):
     are, is_ = hm.tokenizer(" are")["input_ids"][-1], hm.tokenizer(" is")["input_ids"][-1]
     result = patch_sweep(hm, ["The key to the cabinets"], ["The keys to the cabinet"], layers=[2, 20],
                          metric=lambda lg: lg[..., are] - lg[..., is_])
-    values = result.values[:, :, 0]
+    values = result.patched[:, :, 0]  # the metric itself (values: its change from the clean run)
     assert values[0].argmax() == 1 and values[0, 1] > 0  # early layer: the subject token carries number
