@@ -36,7 +36,6 @@ from pathlib import Path
 import torch
 
 import interp
-from interp.eval.output import atomic_write_text
 from interp.interventions import (
     Patch,
     attribution_patch,
@@ -45,6 +44,7 @@ from interp.interventions import (
     spearman,
     verify_top_k,
 )
+from interp.io import atomic_write_text
 
 BASE, SOURCE, LAYER, POS = "The key to the cabinets", "The keys to the cabinet", 2, 1
 TOP_K = (10, 50)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from interp.eval.output import atomic_write_text
+from interp.io import atomic_write_text
 
 HERE = Path(__file__).resolve().parent
 SOURCES = HERE / "src"

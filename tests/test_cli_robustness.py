@@ -18,7 +18,7 @@ import interp.commands.causalgym
 import interp.commands.sites
 import interp.commands.syntaxgym
 from interp.cli import main
-from interp.eval.owner import OWNER_FILE
+from interp.folders import OWNER_FILE
 
 efficacy = importlib.import_module("interp.eval.causal_efficacy")  # the module (interp.eval.causal_efficacy is
 #                                                                    the function)

@@ -12,9 +12,8 @@ import pytest
 import interp
 from interp.cli import main
 from interp.errors import InputError
-from interp.eval.experiment import Experiment
-from interp.eval.experiment_run import KEY_COLUMNS, RUN_RECORD, run_experiment
-from interp.eval.toml_text import dumps
+from interp.experiments import Experiment, dumps, run_experiment
+from interp.experiments.runner import KEY_COLUMNS, RUN_RECORD
 
 TASK = {"agr": {
     "templates": ["The {subject} near the {object}", "The {subject} behind the {object}"],

@@ -7,8 +7,8 @@ import pytest
 
 import interp
 from interp.errors import InputError
-from interp.eval.experiment import Experiment
-from interp.eval.output import run_metadata
+from interp.experiments import Experiment
+from interp.io import run_metadata
 from interp.models import embedded as embedded_module
 
 

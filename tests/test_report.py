@@ -13,7 +13,7 @@ import interp
 from interp.cli import main
 from interp.errors import InputError
 from interp.eval import causal_efficacy
-from interp.eval.report import folder_kind, rebuild
+from interp.experiments.report import folder_kind, rebuild
 
 TASK = {"agr": {
     "templates": ["The {subject} near the {object}"], "label": "subject", "result_prepend_space": True,

@@ -17,7 +17,7 @@ import interp
 from interp.cli import main
 from interp.errors import ModelLoadError
 from interp.eval import causal_efficacy
-from interp.eval.experiment import Experiment
+from interp.experiments import Experiment
 from interp.viz.trajectory import revision_steps, revision_trajectory, trajectory_table
 
 TASK = {"agr": {

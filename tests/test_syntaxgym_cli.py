@@ -10,7 +10,7 @@ import pytest
 
 import interp
 from interp.cli import main
-from interp.eval.output import atomic_write_text, run_metadata, write_run
+from interp.io import atomic_write_text, run_metadata, write_run
 
 FIXTURE = Path(__file__).parent / "fixtures" / "syntaxgym_agreement.json"
 

@@ -170,7 +170,7 @@ def _executor(args: argparse.Namespace):
 
 
 def revisions_spec(args: argparse.Namespace, methods: list[str]) -> dict:
-    """The experiment spec (:mod:`interp.eval.experiment`) that ``--revisions`` runs: one model, one seed."""
+    """The experiment spec (:mod:`interp.experiments.spec`) that ``--revisions`` runs: one model, one seed."""
     from interp.errors import InputError
 
     if args.revision is not None:
@@ -194,10 +194,8 @@ def revisions_spec(args: argparse.Namespace, methods: list[str]) -> dict:
 def _run_revisions(args: argparse.Namespace, methods: list[str]) -> int:
     """``--revisions``: the same protocol on every checkpoint, as an experiment (``interp run`` layout)."""
     from interp.commands.run import print_experiment_summary
-    from interp.eval.experiment import Experiment
-    from interp.eval.experiment_run import run_experiment
-    from interp.eval.owner import check_out as check
-    from interp.eval.toml_text import dumps
+    from interp.experiments import Experiment, dumps, run_experiment
+    from interp.folders import check_out as check
 
     _executor(args).close()  # only checks the options (Ray connects later)
     data = revisions_spec(args, methods)

@@ -30,7 +30,7 @@ NOT_SETTINGS = frozenset({"func", "command", "out", "overwrite", "debug", "inter
 
 def add_out_arguments(parser: argparse.ArgumentParser, *, required: bool = True,
                       help: str = "output folder") -> None:
-    """``--out DIR`` and ``--overwrite`` (see :mod:`interp.eval.owner`)."""
+    """``--out DIR`` and ``--overwrite`` (see :mod:`interp.folders`)."""
     parser.add_argument("--out", required=required, default=None, help=help)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a folder that another command or other settings wrote (its previous "
@@ -43,8 +43,8 @@ def run_settings(args: argparse.Namespace) -> dict:
 
 
 def check_out(args: argparse.Namespace, out=None, settings: dict | None = None):
-    """Check ``--out`` before any model load; returns the :class:`~interp.eval.owner.FolderClaim` to take."""
-    from interp.eval.owner import check_out as check
+    """Check ``--out`` before any model load; returns the :class:`~interp.folders.FolderClaim` to take."""
+    from interp.folders import check_out as check
 
     return check(args.out if out is None else out, args.command, run_settings(args) if settings is None else settings,
                  overwrite=args.overwrite)

@@ -69,8 +69,8 @@ def parse_heads(text: str) -> str | list[tuple[int, int]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from interp.eval.output import run_metadata
     from interp.eval.recall import recall
+    from interp.io import run_metadata
     from interp.suites import recall as recall_suites
 
     suite = recall_suites.load(args.suite)  # fail on a bad suite or argument before loading the model

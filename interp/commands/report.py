@@ -4,7 +4,7 @@
     interp report runs/agreement --no-figures
 
 Recomputes ``summary.csv`` (and ``results.csv``) from the per-unit scores the folder holds (see
-:mod:`interp.eval.report`), writes ``figures/*.html`` and prints the summary table.
+:mod:`interp.experiments.report`), writes ``figures/*.html`` and prints the summary table.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from interp.commands.causalgym import print_summary
     from interp.commands.run import print_experiment_summary
-    from interp.eval.report import rebuild
+    from interp.experiments.report import rebuild
 
     report = rebuild(args.folder, figures=args.figures, n_boot=args.n_boot)
     if report.kind == "experiment":

@@ -1,4 +1,4 @@
-"""``interp run SPEC.toml``: run a whole experiment written down as a file (see :mod:`interp.eval.experiment`).
+"""``interp run SPEC.toml``: run a whole experiment written down as a file (see :mod:`interp.experiments.spec`).
 
     interp run experiments/agreement.toml                 # models × revisions × seeds × evaluations
     interp run experiments/agreement.toml --dry-run       # the plan: which runs are done, which are to do
@@ -29,7 +29,7 @@ def add_parser(subparsers) -> None:
 
 
 def print_plan(spec, file=None) -> None:
-    from interp.eval.experiment_run import is_finished
+    from interp.experiments.runner import is_finished
 
     file = file or sys.stdout
     runs = spec.runs()
@@ -65,9 +65,8 @@ def print_experiment_summary(summary, file=None) -> None:
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from interp.eval.experiment import Experiment
-    from interp.eval.experiment_run import run_experiment
-    from interp.eval.owner import check_out
+    from interp.experiments import Experiment, run_experiment
+    from interp.folders import check_out
 
     spec = Experiment.from_toml(args.spec, out=args.out)  # every bad key or value fails here, before any load
     if not args.figures:

@@ -55,8 +55,8 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from interp.eval.causal_efficacy import parse_layers
-    from interp.eval.output import run_metadata
     from interp.eval.steering import steering_sweep
+    from interp.io import run_metadata
     from interp.suites.steering import load_contrast
 
     contrast = load_contrast(args.contrast)  # a bad file fails before the model loads

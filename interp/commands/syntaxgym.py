@@ -31,8 +31,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from interp.eval.output import run_metadata
     from interp.eval.syntaxgym import syntaxgym
+    from interp.io import run_metadata
     from interp.suites.syntaxgym import load_all
 
     suites = [suite for path in args.suites for suite in load_all(path)]  # fail on bad files before loading

@@ -28,16 +28,12 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from interp.stats import bootstrap_weights
+
 SUMMARY_COLUMNS = ["model", "suite", "task", "method", "metric", "value", "ci_low", "ci_high", "n_tasks",
                    "n_layers", "n"]
 METRIC_ORDER = ["odds_ratio", "iia", "control_odds_ratio", "control_iia", "selectivity", "selectivity_iia",
                 "behaviour"]
-
-
-def bootstrap_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """``[n_boot, n]``: each row the resample counts of ``n`` examples divided by ``n`` (a mean is ``w @ x``)."""
-    rng = np.random.default_rng(seed)
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot) / n
 
 
 def protocol(values: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:

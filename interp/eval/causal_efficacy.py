@@ -237,7 +237,7 @@ def save_directions(path: str | Path, bases: Tensor, site: str, spans: Sequence[
     """Write ``bases [P, d, k]`` (one orthonormal basis per span) atomically as safetensors."""
     from safetensors.torch import save
 
-    from interp.eval.output import atomic_write_bytes
+    from interp.io import atomic_write_bytes
 
     metadata = {"site": site, **{k: json.dumps(v) for k, v in meta.items()}}
     tensors = {"bases": bases.detach().float().contiguous().cpu(), "spans": torch.tensor(list(spans))}
@@ -558,7 +558,7 @@ def causal_efficacy(hm, suite: Any, methods: str | Sequence[str] | None = None, 
     summary = summarize(records, model=model, suite=suite_name, n_boot=n_boot, seed=seed)
     result = CausalEfficacyResult(results, summary, records, out, [], bases_in_memory)
     if out is not None:
-        from interp.eval.output import run_metadata
+        from interp.io import run_metadata
 
         tasks_run = list(plan.values())
         meta = run_metadata(hm, seed=seed, command=command, evaluator="causalgym", suite=suite_name,
@@ -582,7 +582,7 @@ def computation_paths(records: list[dict]) -> dict[str, list[str]]:
 
 
 def write_run(out: Path, results: pd.DataFrame, summary: pd.DataFrame, meta: dict) -> list[Path]:
-    from interp.eval.output import write_run as write
+    from interp.io import write_run as write
 
     return write(out, results, summary, meta)
 

@@ -48,8 +48,8 @@ from interp.errors import InputError
 from interp.eval.finite import check_finite
 from interp.eval.head_attribution import HeadAttribution, head_attribution
 from interp.interventions.generation import generate
+from interp.stats import wilson_interval
 from interp.suites.recall import ANSWERS, RecallItem, RecallSuite, split
-from interp.viz.syntaxgym import wilson_interval
 
 DEFAULT_FACTORS = (-2.0, -1.5, -1.0, 0.0, 1.0, 2.0)
 Head = tuple[int, int]
@@ -279,7 +279,7 @@ class RecallResult:
     def write(self, out: str | Path, meta: dict[str, Any]) -> list[Path]:
         """``results.csv`` (scaling, per item), ``summary.csv`` (rates), ``attribution.csv`` (every
         component), ``known.csv`` (the filter), ``meta.json`` and ``figures/*.html``."""
-        from interp.eval.output import write_run
+        from interp.io import write_run
         from interp.viz.heads import recall_figures
 
         paths = write_run(out, self.scaling.results, self.scaling.summary, meta,

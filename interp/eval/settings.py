@@ -1,6 +1,6 @@
 """The evaluators' numeric settings and task lists, checked in one place before any work.
 
-:func:`interp.eval.causal_efficacy`, the TOML experiment spec (:mod:`interp.eval.experiment`) and
+:func:`interp.eval.causal_efficacy`, the TOML experiment spec (:mod:`interp.experiments.spec`) and
 the command line all call these, each naming a setting the way its user wrote it (``das_steps``,
 ``evaluations[0].das.steps``, ``--das-steps``) through ``spell``.
 

@@ -53,6 +53,7 @@ from torch import Tensor
 from interp.errors import InputError
 from interp.eval.finite import check_finite
 from interp.graph.inputs import Batch
+from interp.stats import Z_95, wilson_interval
 from interp.suites.steering import ContrastSet, load_contrast
 
 #: Defaults chosen on the embedded SmolLM2-135M-Instruct with the built-in sentiment set (README "Steering").
@@ -287,7 +288,7 @@ class SteeringResult:
     def write(self, out: str | Path, meta: dict[str, Any]) -> list[Path]:
         """``results.csv``, ``summary.csv``, ``generations.csv``, ``figures/steering_curves.html``,
         ``vectors/layer_L/`` (a :class:`~interp.interventions.Steer` of coefficient 1) and ``meta.json``."""
-        from interp.eval.output import write_run
+        from interp.io import write_run
         from interp.viz.write import write_html
 
         out = Path(out)
@@ -367,8 +368,6 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
     Rates (``target``, ``opposite``) get Wilson intervals; ``perplexity`` is ``exp(mean nll)`` with
     the interval of the mean nll; the rest the normal interval of the mean.
     """
-    from interp.viz.syntaxgym import wilson_interval
-
     keys = ["model", "contrast", "site", "layer", "coefficient"]
     out = []
     for key, group in results.groupby(keys, sort=False):
@@ -382,7 +381,7 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
             if metric in BINARY_METRICS:
                 low, high = (float(x[0]) for x in wilson_interval(np.array([mean]), np.array([n])))
             else:
-                half = 1.959964 * float(values.std(ddof=1)) / math.sqrt(n) if n > 1 else math.nan
+                half = Z_95 * float(values.std(ddof=1)) / math.sqrt(n) if n > 1 else math.nan
                 low, high = mean - half, mean + half
             if metric == "perplexity":
                 mean, low, high = math.exp(mean), math.exp(low), math.exp(high)

@@ -56,7 +56,7 @@ class SyntaxGymResult:
 
     def write(self, out: str | Path, meta: dict[str, Any]) -> list[Path]:
         """``results.csv`` (regions), ``predictions.csv``, ``summary.csv`` and ``meta.json``."""
-        from interp.eval.output import write_run
+        from interp.io import write_run
 
         return write_run(out, self.regions, self.summary, meta, extra={"predictions": self.predictions})
 

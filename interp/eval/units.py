@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from interp.errors import InputError
-from interp.eval.output import atomic_write_text
+from interp.io import atomic_write_text
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.=-]+")
 

@@ -193,7 +193,7 @@ class Intervention(nn.Module):
         """
         from safetensors.torch import save
 
-        from interp.eval.output import atomic_write_bytes, atomic_write_text
+        from interp.io import atomic_write_bytes, atomic_write_text
 
         if model is not None:
             self.model_identity = I.identity_of(model)

@@ -9,12 +9,13 @@
 >>> # fig = syntaxgym_accuracy(interp.eval.syntaxgym(hm, "builtin:number_pp").summary)
 """
 
+from interp.stats import wilson_interval
 from interp.viz.curves import layer_curve_table, layer_curves
 from interp.viz.heads import component_bars, head_grid, scaling_curves
 from interp.viz.heatmap import heatmap_matrix, layer_position_heatmap
 from interp.viz.steering import steering_curves
 from interp.viz.summary import method_summary, summarise, summary_bars
-from interp.viz.syntaxgym import syntaxgym_accuracy, wilson_interval
+from interp.viz.syntaxgym import syntaxgym_accuracy
 from interp.viz.write import html_page, write_figures, write_html
 
 __all__ = [

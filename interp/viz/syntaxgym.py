@@ -16,18 +16,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from interp.stats import wilson_interval
 from interp.viz._table import require
 
 _COLORS = ("#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b")
-
-
-def wilson_interval(accuracy: np.ndarray, n: np.ndarray, z: float = 1.959964) -> tuple[np.ndarray, np.ndarray]:
-    """95 % Wilson score interval of a proportion ``accuracy`` over ``n`` trials (NaN where n is 0)."""
-    p, n = np.asarray(accuracy, float), np.asarray(n, float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return np.minimum(centre - half, p), np.maximum(centre + half, p)  # contains p despite rounding
 
 
 def syntaxgym_accuracy(summary: pd.DataFrame, *, predictions: bool = True) -> go.Figure:

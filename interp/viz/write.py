@@ -26,7 +26,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from interp.eval.output import atomic_write_text
+from interp.io import atomic_write_text
 from interp.viz._table import method_order, metric_label, require, select_metric, signed_metric
 from interp.viz.curves import layer_curves
 from interp.viz.heatmap import layer_position_heatmap

@@ -1,7 +1,7 @@
 """An experiment written down as a TOML file: models × revisions × seeds × evaluations → one output folder.
 
 A paper's tables and figures regenerate from one committed spec (``interp run SPEC.toml``;
-:func:`interp.eval.experiment_run.run_experiment` in Python)::
+:func:`interp.experiments.run_experiment` in Python)::
 
     title = "Agreement across Pythia checkpoints"   # optional, free text
     out = "runs/agreement"                           # required (``interp run --out`` overrides it)
@@ -71,47 +71,44 @@ interp.errors.InputError: <text>: evaluations[0].evaluator: unknown evaluator 'c
 **The plan** (:meth:`Experiment.runs`): for every model, revision, seed and evaluation one
 :class:`Run`, each writing into its own folder ``OUT/runs/EVALUATION__MODEL__REVISION__seedN``
 (SyntaxGym runs once per model and revision, without ``__seedN``). See
-:mod:`interp.eval.experiment_run` for what is written and how reruns resume.
+:mod:`interp.experiments.runner` for what is written and how reruns resume.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from interp.errors import InputError, InterpError
+from interp.experiments.checks import close_matches, default_label, is_kind, known_keys, slug, typed
+from interp.experiments.options import (
+    CAUSALGYM_DEFAULTS,
+    EVALUATORS,
+    SYNTAXGYM_DEFAULTS,
+    causalgym_options,
+    check_executor,
+    syntaxgym_options,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-EVALUATORS = ("causalgym", "syntaxgym")
 DTYPES = ("float32", "bfloat16", "float16")
 TOP_KEYS = ("title", "description", "out", "seeds", "models", "evaluations", "figures", "executor")
 MODEL_KEYS = ("name", "label", "revisions", "dtype", "device")
-DAS_DEFAULTS = {"steps": 100, "batch_size": 4, "lr": 5e-3, "warmup": 0.1, "rank": 1}
-CAUSALGYM_DEFAULTS: dict[str, Any] = {
-    "tasks": None, "methods": None, "layers": "all", "positions": None, "site": "resid_post", "control": True,
-    "control_labels": [" dog", " give"], "n_train": 400, "n_test": 100, "n_boot": 1000, "max_rows": 256,
-    "das": DAS_DEFAULTS, "executor": None,
-}
-SYNTAXGYM_DEFAULTS: dict[str, Any] = {"bos": "auto", "batch_size": 32}
 _COMMON_KEYS = ("name", "evaluator", "suite")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-#: Layer text is checked for form before loading with this many layers; the real bound comes with the model.
-_LAYER_SYNTAX_BOUND = 4096
 
 
 # ------------------------------------------------------------------------------ the spec
 @dataclass(frozen=True)
-class ModelSpec:
+class ExperimentModel:
     """One model: ``name`` is what :func:`interp.load` gets, ``label`` its ``model`` column."""
 
     name: str
@@ -136,7 +133,7 @@ class Run:
     """One cell of the plan: an evaluation of one model revision with one seed (None: SyntaxGym)."""
 
     evaluation: Evaluation
-    model: ModelSpec
+    model: ExperimentModel
     revision: str | None
     seed: int | None
 
@@ -164,7 +161,7 @@ class Experiment:
     """A validated experiment spec (see the module docstring for the TOML form)."""
 
     out: Path
-    models: tuple[ModelSpec, ...]
+    models: tuple[ExperimentModel, ...]
     evaluations: tuple[Evaluation, ...]
     seeds: tuple[int, ...] = (0,)
     figures: bool = True
@@ -200,19 +197,19 @@ class Experiment:
         """Validate a parsed spec. ``check_files=False`` skips reading suites (enough to plan folders)."""
         if not isinstance(data, dict):
             raise InputError(f"{where}: an experiment spec is a table of keys, not {type(data).__name__}")
-        _known_keys(data, TOP_KEYS, where, "")
-        out_value = out if out is not None else _typed(data, "out", str, where, "", required=True)
+        known_keys(data, TOP_KEYS, where, "")
+        out_value = out if out is not None else typed(data, "out", str, where, "", required=True)
         if not str(out_value).strip():
             raise InputError(f"{where}: out: give an output folder")
         seeds = _seeds(data.get("seeds", [0]), where)
         models = _models(data.get("models"), where)
         evaluations = _evaluations(data.get("evaluations"), where, check_files)
         executor = data.get("executor")
-        _check_executor(executor, where, "executor")
+        check_executor(executor, where, "executor")
         return cls(out=Path(out_value), models=models, evaluations=evaluations, seeds=seeds,
-                   figures=_typed(data, "figures", bool, where, "", default=True),
-                   title=_typed(data, "title", str, where, "", default=""),
-                   description=_typed(data, "description", str, where, "", default=""),
+                   figures=typed(data, "figures", bool, where, "", default=True),
+                   title=typed(data, "title", str, where, "", default=""),
+                   description=typed(data, "description", str, where, "", default=""),
                    executor=executor, source=source, where=where)
 
     # -------------------------------------------------------------------- the plan
@@ -241,23 +238,6 @@ class Experiment:
                                 for e in self.evaluations]}
 
 
-# ------------------------------------------------------------------------------ helpers
-def slug(text: str) -> str:
-    """A folder-safe form of a label: ``EleutherAI/pythia-70m`` -> ``EleutherAI-pythia-70m``."""
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "-", str(text)).strip("-.") or "x"
-
-
-def default_label(name: str) -> str:
-    """A model's label when the spec gives none: a path's last part, else the name (hub ids keep ``org/``).
-
-    Decided from the text alone, so that the run folders do not depend on what exists on disk.
-
-    >>> default_label("/data/ckpt/tiny-llama"), default_label("EleutherAI/pythia-70m"), default_label("./m.gguf")
-    ('tiny-llama', 'EleutherAI/pythia-70m', 'm.gguf')
-    """
-    path_like = name.startswith(("/", ".", "~")) or name.count("/") > 1 or name.endswith(".gguf")
-    return Path(name).name if path_like else name
-
 
 def suite_hash(evaluation: Evaluation) -> str | None:
     """Hash of the suite files' bytes (a suite edited in place makes finished runs stale)."""
@@ -276,54 +256,16 @@ def suite_hash(evaluation: Evaluation) -> str | None:
     return digest.hexdigest()[:16]
 
 
-def _close(value: Any, choices: Any) -> str:
-    near = difflib.get_close_matches(str(value), [str(c) for c in choices], n=3)
-    return f" (did you mean {', '.join(map(repr, near))}?)" if near else ""
-
-
-def _known_keys(table: dict, allowed: tuple[str, ...] | list[str], where: str, place: str) -> None:
-    for key in table:
-        if key not in allowed:
-            at = f"{place}." if place else ""
-            raise InputError(f"{where}: {at}{key}: unknown key{_close(key, allowed)}; the keys here are "
-                             f"{', '.join(allowed)}")
-
-
-_KIND_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
-               dict: "a table"}
-
-
-def _is(value: Any, kind: type) -> bool:
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    return isinstance(value, kind)
-
-
-def _typed(table: dict, key: str, kind: type, where: str, place: str, *, default: Any = None,
-           required: bool = False) -> Any:
-    at = f"{place}.{key}" if place else key
-    if key not in table:
-        if required:
-            raise InputError(f"{where}: {at}: missing (it is required)")
-        return default
-    value = table[key]
-    if not _is(value, kind):
-        raise InputError(f"{where}: {at}: must be {_KIND_NAMES[kind]}, not {value!r}")
-    return float(value) if kind is float else value
-
-
 def _seeds(value: Any, where: str) -> tuple[int, ...]:
-    seeds = [value] if _is(value, int) else value
-    if not isinstance(seeds, list) or not seeds or not all(_is(s, int) for s in seeds):
+    seeds = [value] if is_kind(value, int) else value
+    if not isinstance(seeds, list) or not seeds or not all(is_kind(s, int) for s in seeds):
         raise InputError(f"{where}: seeds: must be an integer or a non-empty list of integers, not {value!r}")
     if len(set(seeds)) != len(seeds):
         raise InputError(f"{where}: seeds: {seeds} repeats a seed")
     return tuple(seeds)
 
 
-def _models(value: Any, where: str) -> tuple[ModelSpec, ...]:
+def _models(value: Any, where: str) -> tuple[ExperimentModel, ...]:
     from interp.models.loading import DEFAULT_NAMES
 
     if value is None:
@@ -336,12 +278,12 @@ def _models(value: Any, where: str) -> tuple[ModelSpec, ...]:
         entry = {"name": entry} if isinstance(entry, str) else entry
         if not isinstance(entry, dict):
             raise InputError(f"{where}: {place}: must be a model name or a table with a name, not {entry!r}")
-        _known_keys(entry, MODEL_KEYS, where, place)
-        name = _typed(entry, "name", str, where, place, required=True).strip()
+        known_keys(entry, MODEL_KEYS, where, place)
+        name = typed(entry, "name", str, where, place, required=True).strip()
         if not name:
             raise InputError(f"{where}: {place}.name: empty")
         is_dir = Path(name).expanduser().is_dir()
-        label = _typed(entry, "label", str, where, place, default=default_label(name))
+        label = typed(entry, "label", str, where, place, default=default_label(name))
         revisions = entry.get("revisions")
         if revisions is None:
             revisions = [None]
@@ -354,11 +296,11 @@ def _models(value: Any, where: str) -> tuple[ModelSpec, ...]:
         elif is_dir or name.endswith(".gguf") or name in DEFAULT_NAMES:
             raise InputError(f"{where}: {place}.revisions: {name!r} is not a hub id, so it has no revisions; "
                              "give each checkpoint as its own model (name = its folder)")
-        dtype = _typed(entry, "dtype", str, where, place, default="float32")
+        dtype = typed(entry, "dtype", str, where, place, default="float32")
         if dtype not in DTYPES:
             raise InputError(f"{where}: {place}.dtype: unknown dtype {dtype!r}; choose {', '.join(DTYPES)}")
-        models.append(ModelSpec(name, label, tuple(revisions), dtype,
-                                _typed(entry, "device", str, where, place, default="cpu")))
+        models.append(ExperimentModel(name, label, tuple(revisions), dtype,
+                                typed(entry, "device", str, where, place, default="cpu")))
     labels = [m.label for m in models]
     twice = sorted({label for label in labels if labels.count(label) > 1})
     if twice:
@@ -374,13 +316,13 @@ def _evaluations(value: Any, where: str, check_files: bool) -> tuple[Evaluation,
     evaluations = []
     for index, entry in enumerate(value):
         place = f"evaluations[{index}]"
-        evaluator = _typed(entry, "evaluator", str, where, place, required=True)
+        evaluator = typed(entry, "evaluator", str, where, place, required=True)
         if evaluator not in EVALUATORS:
             raise InputError(f"{where}: {place}.evaluator: unknown evaluator {evaluator!r}"
-                             f"{_close(evaluator, EVALUATORS)}; choose {' or '.join(EVALUATORS)}")
-        check = _causalgym_options if evaluator == "causalgym" else _syntaxgym_options
+                             f"{close_matches(evaluator, EVALUATORS)}; choose {' or '.join(EVALUATORS)}")
+        check = causalgym_options if evaluator == "causalgym" else syntaxgym_options
         defaults = CAUSALGYM_DEFAULTS if evaluator == "causalgym" else SYNTAXGYM_DEFAULTS
-        _known_keys(entry, [*_COMMON_KEYS, *defaults], where, place)
+        known_keys(entry, [*_COMMON_KEYS, *defaults], where, place)
         suite = entry.get("suite")
         if evaluator == "causalgym" and not isinstance(suite, str) or evaluator == "syntaxgym" and not (
                 isinstance(suite, str) or isinstance(suite, list) and suite and all(isinstance(s, str) for s in suite)):
@@ -389,7 +331,7 @@ def _evaluations(value: Any, where: str, check_files: bool) -> tuple[Evaluation,
                              f"suite file, folder or builtin:NAME{many}")
         options = check(entry, where, place, suite, check_files)
         default_name = f"{evaluator}-{_suite_stem(suite)}"
-        name = _typed(entry, "name", str, where, place, default=None)
+        name = typed(entry, "name", str, where, place, default=None)
         if name is not None and not _SAFE_NAME.match(name):
             raise InputError(f"{where}: {place}.name: {name!r} must be letters, digits, '_', '.' or '-' (it names "
                              "a folder)")
@@ -414,131 +356,4 @@ def _suite_stem(suite: str | list[str]) -> str:
     return text[len("builtin:"):] or "all" if text.startswith("builtin:") else Path(text).stem
 
 
-def _guard(where: str, place: str, key: str, check: Callable[[], Any]) -> Any:
-    """Run a reader's own check and put the spec location in front of its message."""
-    try:
-        return check()
-    except InterpError as error:
-        raise InputError(f"{where}: {place}.{key}: {error}") from None
-
-
-def _causalgym_options(entry: dict, where: str, place: str, suite: str, check_files: bool) -> dict[str, Any]:
-    from interp.eval.causal_efficacy import SITE_KINDS, parse_layers, parse_methods
-    from interp.eval.settings import check_control_labels, check_settings, parse_tasks
-
-    options = {key: value for key, value in CAUSALGYM_DEFAULTS.items()}
-    tasks = entry.get("tasks")
-    if tasks is not None and not isinstance(tasks, (str, list)):
-        raise InputError(f"{where}: {place}.tasks: must be a list of task names or \"all\", not {tasks!r}")
-    options["tasks"] = _guard(where, place, "tasks", lambda: parse_tasks(tasks))
-    if check_files:
-        from interp.suites.causalgym import read_templates
-
-        templates = _guard(where, place, "suite", lambda: read_templates(suite))
-        if not templates:
-            raise InputError(f"{where}: {place}.suite: {suite} has no tasks")
-        for task in options["tasks"] or []:
-            if task not in templates:
-                raise InputError(f"{where}: {place}.tasks: no task {task!r} in {suite}{_close(task, templates)}; "
-                                 f"the tasks are: {', '.join(templates)}")
-    if "methods" in entry:
-        methods = entry["methods"]
-        if not isinstance(methods, (str, list)):
-            raise InputError(f"{where}: {place}.methods: must be a list of method names, not {methods!r}")
-    else:
-        methods = None
-    options["methods"] = _guard(where, place, "methods", lambda: parse_methods(methods))
-    layers = entry.get("layers", "all")
-    if not (isinstance(layers, str) or _is(layers, int) or isinstance(layers, list) and all(_is(x, int)
-                                                                                              for x in layers)):
-        raise InputError(f"{where}: {place}.layers: must be \"START:STOP[:STEP]\", a layer number or a list of "
-                         f"them, not {layers!r}")
-    _guard(where, place, "layers", lambda: parse_layers(layers, _LAYER_SYNTAX_BOUND))
-    options["layers"] = layers
-    positions = entry.get("positions")
-    if positions is not None and positions != "all":
-        if not isinstance(positions, list) or not positions or not all(_is(p, int) and p >= 0 for p in positions):
-            raise InputError(f"{where}: {place}.positions: must be \"all\" or a list of span indices, not "
-                             f"{positions!r}")
-        options["positions"] = positions
-    site = _typed(entry, "site", str, where, place, default="resid_post")
-    if site not in SITE_KINDS:
-        raise InputError(f"{where}: {place}.site: unknown site kind {site!r}{_close(site, SITE_KINDS)}; choose "
-                         f"{', '.join(SITE_KINDS)}")
-    options["site"] = site
-    options["control"] = _typed(entry, "control", bool, where, place, default=True)
-    labels = entry.get("control_labels", CAUSALGYM_DEFAULTS["control_labels"])
-    if not isinstance(labels, list):
-        raise InputError(f"{where}: {place}.control_labels: must be two labels, one per type, not {labels!r}")
-    options["control_labels"] = list(check_control_labels(labels, spell=f"{where}: {place}.control_labels"))
-    numbers = {}
-    for key in ("n_train", "n_test", "n_boot", "max_rows"):
-        numbers[key] = options[key] = _typed(entry, key, int, where, place, default=CAUSALGYM_DEFAULTS[key])
-    das = _typed(entry, "das", dict, where, place, default={})
-    _known_keys(das, tuple(DAS_DEFAULTS), where, f"{place}.das")
-    options["das"] = dict(DAS_DEFAULTS)
-    for key, default in DAS_DEFAULTS.items():
-        kind = float if isinstance(default, float) else int
-        numbers[f"das_{key}"] = options["das"][key] = _typed(das, key, kind, where, f"{place}.das", default=default)
-    # the same checks as causal_efficacy's, named as the spec writes them
-    check_settings(numbers, spell=lambda key: f"{where}: {place}." + (f"das.{key[4:]}" if key.startswith("das_")
-                                                                       else key))
-    options["executor"] = entry.get("executor")
-    _check_executor(options["executor"], where, f"{place}.executor")
-    return options
-
-
-def _syntaxgym_options(entry: dict, where: str, place: str, suite: str | list[str],
-                       check_files: bool) -> dict[str, Any]:
-    from interp.eval.settings import check_settings
-
-    if check_files:
-        from interp.suites.syntaxgym import check_distinct, load_all
-
-        suites = [s for path in (suite if isinstance(suite, list) else [suite])
-                  for s in _guard(where, place, "suite", lambda path=path: load_all(path))]
-        _guard(where, place, "suite", lambda: check_distinct(suites))
-    batch_size = _typed(entry, "batch_size", int, where, place, default=32)
-    check_settings({"batch_size": batch_size}, spell=lambda key: f"{where}: {place}.{key}")
-    return {"bos": _typed(entry, "bos", str, where, place, default="auto"), "batch_size": batch_size}
-
-
-def executor_supported() -> bool:
-    """Whether :func:`interp.eval.causal_efficacy` takes an ``executor=`` (where units run)."""
-    import inspect
-
-    from interp.eval.causal_efficacy import causal_efficacy
-
-    return "executor" in inspect.signature(causal_efficacy).parameters
-
-
-def make_executor(value: str | dict[str, Any] | None) -> Any:
-    """``"local"`` / ``"ray"`` / ``{name = "ray", address = "auto", num_workers = 8}`` -> an executor."""
-    from interp.exec import get_executor
-
-    if isinstance(value, dict):
-        return get_executor(value["name"], **{k: v for k, v in value.items() if k != "name"})
-    return get_executor(value or "local")
-
-
-def _check_executor(value: Any, where: str, place: str) -> None:
-    """An executor name, or a table with ``name`` and the executor's options (``address``, ``num_workers``)."""
-    if value is None:
-        return
-    names = ("local", "ray")
-    name = value.get("name") if isinstance(value, dict) else value
-    if not isinstance(name, str) or name not in names:
-        raise InputError(f"{where}: {place}: must be \"local\", \"ray\" or a table such as "
-                         f"{{name = \"ray\", address = \"auto\", num_workers = 8}}, not {value!r}")
-    if name != "local" and not executor_supported():
-        raise InputError(f"{where}: {place}: this version of interp runs causal-efficacy units in-process only; "
-                         "remove the executor setting (or set it to \"local\")")
-    if isinstance(value, dict):
-        try:  # unknown options fail here, before loading (connecting to Ray waits for the first unit)
-            make_executor(value)
-        except (InterpError, TypeError) as error:
-            raise InputError(f"{where}: {place}: {error}") from None
-
-
-__all__ = ["CAUSALGYM_DEFAULTS", "DAS_DEFAULTS", "EVALUATORS", "Evaluation", "Experiment", "ModelSpec", "Run",
-           "SYNTAXGYM_DEFAULTS", "executor_supported", "make_executor", "slug", "suite_hash"]
+__all__ = ["DTYPES", "Evaluation", "Experiment", "ExperimentModel", "Run", "suite_hash"]

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from interp.errors import InputError
-from interp.eval.output import atomic_write_text
+from interp.io import atomic_write_text
 
 OWNER_FILE = ".interp-owner.json"
 OUTPUT_NAMES = ("results.csv", "summary.csv", "meta.json", "predictions.csv", "generations.csv", "attribution.csv",

@@ -1,6 +1,6 @@
 """Rebuild an output folder's tables and figures from what it holds, without loading a model.
 
->>> from interp.eval.report import rebuild
+>>> from interp.experiments.report import rebuild
 >>> report = rebuild("runs/agreement")        # doctest: +SKIP
 >>> report.kind, report.summary.head()        # doctest: +SKIP
 
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from interp.errors import InputError
-from interp.eval.output import write_table
+from interp.io import write_table
 
 KINDS = ("causalgym", "syntaxgym", "experiment")
 
@@ -124,7 +124,7 @@ def syntaxgym_summary(predictions: pd.DataFrame) -> pd.DataFrame:
 
 
 def syntaxgym_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from interp.eval.experiment_run import read_table
+    from interp.experiments.runner import read_table
 
     folder = Path(folder)
     for name in ("results.csv", "predictions.csv"):
@@ -167,8 +167,8 @@ def rebuild(folder: str | Path, *, figures: bool = True, n_boot: int | None = No
 
 # ------------------------------------------------------------------------------ experiments
 def _rebuild_experiment(folder: Path, *, figures: bool, n_boot: int | None) -> Report:
-    from interp.eval.experiment import Experiment
-    from interp.eval.experiment_run import combine_runs, experiment_figures, read_run_record, run_folder
+    from interp.experiments.runner import combine_runs, experiment_figures, read_run_record, run_folder
+    from interp.experiments.spec import Experiment
 
     spec = Experiment.from_toml(folder / "experiment.toml", out=folder, check_files=False)
     plan, notes = spec.runs(), []

@@ -1,7 +1,6 @@
-"""Run an :class:`~interp.eval.experiment.Experiment` into its output folder, resumably.
+"""Run an :class:`~interp.experiments.Experiment` into its output folder, resumably.
 
->>> from interp.eval.experiment import Experiment
->>> from interp.eval.experiment_run import run_experiment
+>>> from interp.experiments import Experiment, run_experiment
 >>> spec = Experiment.from_toml("experiments/agreement.toml")            # doctest: +SKIP
 >>> result = run_experiment(spec)                                         # doctest: +SKIP
 >>> result.summary.query("task == 'all' and metric == 'odds_ratio'")      # doctest: +SKIP
@@ -39,8 +38,9 @@ from typing import Any
 import pandas as pd
 
 from interp.errors import InputError
-from interp.eval.experiment import Experiment, Run, executor_supported, make_executor
-from interp.eval.output import atomic_write_text, run_metadata, write_run
+from interp.experiments.options import executor_supported, make_executor
+from interp.experiments.spec import Experiment, Run
+from interp.io import atomic_write_text, run_metadata, write_run
 
 RUN_RECORD = "experiment_run.json"
 KEY_COLUMNS = ["evaluation", "evaluator", "model", "revision", "seed"]

@@ -1,10 +1,13 @@
-"""Write an evaluator's tables with the run's metadata, atomically, into an output folder.
+"""Files interp writes: atomically (whole or not at all), with the run's metadata.
+
+:func:`atomic_write_bytes` / :func:`atomic_write_text` write any file through a temporary file, an
+``fsync`` and a rename (saved interventions, unit logs, figures and tables all use them).
 
 Every evaluating command writes ``results.csv`` (the tidy per-unit table), ``summary.csv``
 (the aggregated table it prints) and ``meta.json`` (model id and revision, seed, package
 versions, git commit, command line), plus any extra tables it names.
-Which command (and which settings) may write into a folder is :mod:`interp.eval.owner`'s
-business: the CLI checks it before any work.
+Which command (and which settings) may write into a folder is the business of
+:mod:`interp.folders`: the CLI checks it before any work.
 
 >>> import tempfile, pandas as pd
 >>> out = tempfile.mkdtemp()
