@@ -30,10 +30,10 @@ from pathlib import Path
 
 from interp.commands import types
 from interp.commands.common import add_model_arguments, add_out_arguments, check_out, load_model
+from interp.graph.sites import LAYER_RESIDUAL_KINDS
 
 
 def add_parser(subparsers) -> None:
-    from interp.eval.causal_efficacy import SITE_KINDS
     from interp.methods import METHODS
 
     parser = subparsers.add_parser("causalgym", help="causal efficacy of interpretability methods (CausalGym)")
@@ -45,7 +45,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--layers", default="all", help="START:STOP[:STEP], N, or N,M,... (default: all)")
     parser.add_argument("--positions", type=types.positions, default="all",
                         help="span indices N,M,... (default: every aligned span)")
-    parser.add_argument("--site", default="resid_post", choices=SITE_KINDS,
+    parser.add_argument("--site", default="resid_post", choices=LAYER_RESIDUAL_KINDS,
                         help="site kind intervened on at each layer")
     add_out_arguments(parser, help="output folder (rerun into it to resume)")
     parser.add_argument("--no-control", dest="control", action="store_false",

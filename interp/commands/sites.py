@@ -5,16 +5,14 @@ from __future__ import annotations
 import argparse
 
 from interp.commands.common import add_model_arguments, load_model
-from interp.graph.sites import GLOBAL_KINDS_AFTER, GLOBAL_KINDS_BEFORE, LAYER_KINDS
-
-KINDS = GLOBAL_KINDS_BEFORE + LAYER_KINDS + GLOBAL_KINDS_AFTER
+from interp.graph.sites import ALL_KINDS
 
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("sites", help="list a model's canonical sites in execution order")
     add_model_arguments(parser)
-    parser.add_argument("--kind", default=None, choices=KINDS, metavar="KIND",
-                        help=f"only this kind: {', '.join(KINDS)}")
+    parser.add_argument("--kind", default=None, choices=ALL_KINDS, metavar="KIND",
+                        help=f"only this kind: {', '.join(ALL_KINDS)}")
     parser.set_defaults(func=run)
 
 

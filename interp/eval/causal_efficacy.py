@@ -63,11 +63,12 @@ from interp.eval.aggregate import summarize
 from interp.eval.finite import check_finite
 from interp.eval.settings import check_control_labels, check_settings, parse_tasks
 from interp.eval.units import UnitLog
+from interp.graph.sites import LAYER_RESIDUAL_KINDS
 from interp.suites.pairs import CONTROL_LABELS
 
 RESULT_COLUMNS = ["model", "suite", "task", "method", "layer", "site", "position", "control", "metric", "value",
                   "n"]
-SITE_KINDS = ("resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out")
+SITE_KINDS = LAYER_RESIDUAL_KINDS  # the per-layer kinds a d_model-wide direction sits at
 
 
 # ------------------------------------------------------------------------------ arguments

@@ -38,9 +38,15 @@ from interp.graph.inputs import Batch, Inputs, check_fits, tokenize
 from interp.graph.locking import model_lock
 from interp.graph.resume import cache_kwargs, key_values_of, resume_support
 from interp.graph.runner import Handler, StopForward, _input_set, attached
-from interp.graph.sites import LAYER_KINDS, READ_ONLY_KINDS, canonical_names, nearest, parse_site
-
-RESUMABLE_KINDS = ("embed", "resid_pre", "resid_post")
+from interp.graph.sites import (
+    ALL_KINDS,
+    READ_ONLY_KINDS,
+    RESUMABLE_KINDS,
+    canonical_names,
+    kind_rank,
+    nearest,
+    parse_site,
+)
 
 
 class ActivationCache(dict):
@@ -180,8 +186,7 @@ class HookedModel:
 
     @staticmethod
     def _kind_rank(kind: str) -> int:
-        order = ("embed", *LAYER_KINDS, "logits")
-        return order.index(kind) if kind in order else len(order)
+        return kind_rank(kind)
 
     # ----------------------------------------------------------------- sites
     def binding(self, site: str) -> Binding:
@@ -198,7 +203,7 @@ class HookedModel:
             )
         kinds = {n.split(".")[0] for n in self._bindings}
         if parsed.kind not in kinds:
-            if parsed.kind in LAYER_KINDS or parsed.kind in ("embed", "logits"):
+            if parsed.kind in ALL_KINDS:
                 parallel = parsed.kind == "resid_mid"
                 why = " (attention and MLP both read resid_pre: parallel residual)" if parallel else ""
                 raise SiteError(

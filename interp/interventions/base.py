@@ -38,31 +38,17 @@ from torch import Tensor, nn
 from interp.errors import InputError, SiteError
 from interp.graph.inputs import Batch
 from interp.graph.positions import integer_index
-from interp.graph.sites import parse_site
+from interp.graph.sites import HEAD_KINDS, Site, parse_site
 from interp.interventions import identity as I
 from interp.interventions import positions as P
 
 FORMAT_VERSION = 2  # 2: a flat position list means the same positions in every example
-HEAD_KINDS = ("q", "k", "v", "z")
-RESIDUAL_KINDS = ("embed", "resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out")
 
 
-def site_shape(hm, site: str) -> tuple[int, ...] | None:
-    """Trailing dims of a canonical site's activation (after batch and pos), or None if unknown."""
-    kind = parse_site(site).kind
-    if hm.dims is None or kind == "module":
-        return None
-    if kind in RESIDUAL_KINDS:
-        return (hm.d_model,)
-    if kind in ("q", "z"):
-        return (hm.n_heads, hm.d_head)
-    if kind in ("k", "v"):
-        return (hm.n_kv_heads, hm.d_head)
-    if kind == "mlp_post":
-        config = hm.config
-        width = getattr(config, "intermediate_size", None) or getattr(config, "n_inner", None)
-        return (width or 4 * hm.d_model,)
-    return None
+def site_shape(hm, site: str | Site) -> tuple[int, ...] | None:
+    """Trailing dims of a canonical site's activation (after batch and pos), or None if unknown:
+    ``Site.parse(site).shape(hm)`` (:meth:`interp.graph.sites.Site.shape`)."""
+    return Site.parse(site).shape(hm)
 
 
 class Intervention(nn.Module):
