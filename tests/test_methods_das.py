@@ -137,7 +137,8 @@ def test_from_encoded_pairs_of_the_suites():
 def test_packed_rows_equal_full_intervened_runs(tiny_hm, padding_side):
     """Each packed row (only its tokens from the edit on, the base's keys/values before) gives the
     logits of the full intervened run of its example, on every family and either padding."""
-    from interp.methods.packed import PackedInterchange, Packing, base_state, packed_last_logits
+    from interp.graph.packing import Packing, base_state, packed_last_logits
+    from interp.methods.packed import PackedInterchange
     from interp.methods.rows import RowInterchange
 
     hm = tiny_hm
@@ -179,7 +180,7 @@ def test_packed_training_needs_a_site_inside_a_layer():
 def test_score_packs_long_chunks_in_pieces(monkeypatch):
     """Rows of one chunk split over several packs (the token budget) score exactly as in one pack."""
     import interp.methods.scoring as scoring
-    from interp.methods.packed import token_chunks
+    from interp.graph.packing import token_chunks
 
     hm = interp.models.tiny("llama")
     data = pairs(hm)

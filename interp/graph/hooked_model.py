@@ -16,14 +16,16 @@ Threads: runs on one model from several threads take turns. :meth:`HookedModel.r
 hold a re-entrant lock of the underlying ``nn.Module`` (:func:`interp.graph.locking.model_lock`,
 shared by every ``HookedModel`` that wraps it) while their hooks are attached or the model is edited,
 so a plain run never sees another thread's interventions. A forward that calls ``hm.model``
-directly, outside a ``hm.hooks(...)`` block, takes no lock and is not protected.
+directly, outside a ``hm.hooks(...)`` block, takes no lock and is not protected. The model is edited
+in two places only, each for one run and undone after: :func:`interp.graph.resume.started_at` (a run
+from ``start_at`` skips the layers below) and :func:`interp.graph.attention.eager_attention`
+(``pattern`` sites).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -31,73 +33,25 @@ from torch import Tensor, nn
 
 from interp.errors import InputError, SiteError
 from interp.graph.adapters import Dims, Layout, build_bindings, layout_for
+from interp.graph.attention import eager_attention
 from interp.graph.bindings import Binding
 from interp.graph.checks import intervention_list, site_list, start_value
-from interp.graph.gradients import GradientCache, tracking_handler
+from interp.graph.forward import call_hf, call_module, input_device, is_hf, logits_of
+from interp.graph.gradients import GradientCache
+from interp.graph.handlers import check_stop, handler_table, stop_binding
 from interp.graph.inputs import Batch, Inputs, check_fits, tokenize
 from interp.graph.locking import model_lock
-from interp.graph.resume import cache_kwargs, key_values_of, resume_support
-from interp.graph.runner import Handler, StopForward, _input_set, attached
+from interp.graph.outputs import ActivationCache, RunOutput
+from interp.graph.resume import key_values_of, resume, resume_requirement, resume_support, started_at
+from interp.graph.runner import Handler, StopForward, attached
 from interp.graph.sites import (
     ALL_KINDS,
     READ_ONLY_KINDS,
-    RESUMABLE_KINDS,
     canonical_names,
     kind_rank,
     nearest,
     parse_site,
 )
-
-
-class ActivationCache(dict):
-    """Site name -> activation tensor. A missing site says which sites were cached.
-
-    ``batch`` is the :class:`Batch` the activations came from (so that positions in them can be
-    counted in that run's real tokens, e.g. by a patch that reads this cache as its source).
-    """
-
-    batch: Batch | None = None
-
-    def __missing__(self, key):
-        raise SiteError(f"site {key!r} was not cached in this run; cached sites: {sorted(self)}")
-
-
-@dataclass
-class RunOutput:
-    """What :meth:`HookedModel.run` returns.
-
-    ``logits``: ``[batch, pos, vocab]`` (None when the run stopped early);
-    ``cache``: the requested activations; ``batch``: the tokenised inputs;
-    ``grads``: the gradient at each ``grads=[...]`` site, filled when you call ``backward()``;
-    ``key_values``: per layer ``(keys, values)``, each ``[batch, kv_heads, pos, d_head]``, when the
-    run was asked to keep them (``keep_kv=True``), for :meth:`HookedModel.resume`.
-    """
-
-    logits: Tensor | None
-    cache: ActivationCache = field(default_factory=ActivationCache)
-    batch: Batch | None = None
-    stopped_at: str | None = None
-    key_values: list[tuple[Tensor, Tensor]] | None = field(default=None, repr=False)
-    grads: GradientCache = field(default_factory=lambda: GradientCache([]), repr=False)
-
-    @property
-    def last_logits(self) -> Tensor:
-        """``[batch, vocab]`` logits at each example's last real token."""
-        if self.logits is None:
-            raise InputError(f"this run stopped early at {self.stopped_at!r} and computed no logits")
-        if self.batch is None:
-            return self.logits[:, -1]
-        return self.logits[torch.arange(self.batch.size), self.batch.last_index.to(self.logits.device)]
-
-    def __repr__(self) -> str:
-        shape = None if self.logits is None else tuple(self.logits.shape)
-        cached = {name: tuple(t.shape) for name, t in self.cache.items()}
-        return f"RunOutput(logits={shape}, cache={cached})"
-
-    def _repr_html_(self) -> str:
-        from interp.display import run_output_html
-
-        return run_output_html(self)
 
 
 class HookedModel:
@@ -124,7 +78,7 @@ class HookedModel:
         self.dims = Dims.from_config(self.config) if self.layout is not None else None
         self.name = name or getattr(self.config, "name_or_path", None) or type(model).__name__
         self.revision = revision
-        self._call = call or (_call_hf if _is_hf(model) else _call_module)
+        self._call = call or (call_hf if is_hf(model) else call_module)
 
     # ----------------------------------------------------------------- description
     @property
@@ -297,22 +251,22 @@ class HookedModel:
             asked = "cache_grad=True" if cache_grad else f"grads={gradients.sites}"
             raise InputError(f"{asked} needs grad=True: gradients come from this run's autograd graph")
         if keep_kv and not self.can_resume:
-            raise InputError(f"keep_kv=True needs {self._resume_requirement()}")
+            raise InputError(f"keep_kv=True needs {resume_requirement(self)}")
         if start_at is not None:
             start_at = start_value(start_at)
         if stop_at is not None:
-            self._check_stop(stop_at, interventions, cache, gradients.sites)
+            check_stop(self, stop_at, interventions, cache, gradients.sites)
         batch = self._batch(inputs, padding_side)
         handlers, store = self.handler_table(batch, interventions, cache, cache_grad=cache_grad,
                                              grads=gradients if gradients.sites else None)
-        stop = self._stop_binding(stop_at, logits, handlers)
+        stop = stop_binding(self, stop_at, logits, handlers)
         needs_eager = any(b.name.startswith("pattern.") for b in handlers)
         with ExitStack() as stack:
             stack.enter_context(torch.enable_grad() if grad else torch.no_grad())
             if needs_eager:
-                stack.enter_context(self._eager_attention())
+                stack.enter_context(eager_attention(self))
             if start_at is not None:
-                stack.enter_context(self._start_from(*start_at, batch))
+                stack.enter_context(started_at(self, *start_at, batch))
             stack.enter_context(attached(handlers, batch=batch, stop=stop))
             try:
                 if keep_kv:
@@ -322,12 +276,12 @@ class HookedModel:
             except StopForward:
                 return RunOutput(None, store, batch, stopped_at=stop.name, grads=gradients)
         key_values = key_values_of(output) if keep_kv else None
-        return RunOutput(_logits_of(output), store, batch, key_values=key_values, grads=gradients)
+        return RunOutput(logits_of(output), store, batch, key_values=key_values, grads=gradients)
 
     @property
     def is_hf_causal_lm(self) -> bool:
         """Whether runs call a Hugging Face causal LM's own forward (token ids in, logits out)."""
-        return self._call is _call_hf
+        return self._call is call_hf
 
     @property
     def can_resume(self) -> bool:
@@ -335,11 +289,6 @@ class HookedModel:
         adapter whose forward takes a KV cache (``cache`` or ``past_key_values``, as the installed
         transformers names it), ``position_ids`` and ``logits_to_keep``. See :mod:`interp.graph.resume`."""
         return resume_support(self).ok
-
-    def _resume_requirement(self) -> str:
-        return (f"a Hugging Face causal LM whose forward takes a KV cache, position_ids and logits_to_keep; "
-                f"{self.name} is not one ({resume_support(self).reason}; hm.can_resume is False): "
-                f"use hm.run(start_at=...) over full sequences")
 
     def resume(
         self,
@@ -374,83 +323,14 @@ class HookedModel:
 
         Returns a :class:`RunOutput` with ``logits`` ``[batch, 1, vocab]``. Needs ``hm.can_resume``.
         """
-        if not self.can_resume:
-            raise InputError(f"resume needs {self._resume_requirement()}")
-        site, value = start_value(start_at)
-        batch = self._batch(inputs, "right")
-        if not 0 <= from_token < batch.width:
-            raise InputError(f"from_token={from_token} is outside the inputs' {batch.width} tokens")
-        if (batch.last_index < from_token).any():
-            short = (batch.last_index < from_token).nonzero().flatten().tolist()
-            raise InputError(f"examples {short} end before from_token={from_token}: nothing of them is left to run")
-        if value.ndim >= 2 and value.shape[1] == batch.width:
-            value = value[:, from_token:]
-        if value.ndim < 2 or tuple(value.shape[:2]) != (batch.size, batch.width - from_token):
-            raise InputError(
-                f"start_at activations have shape {tuple(value.shape)}, but the inputs are [batch={batch.size}, "
-                f"pos={batch.width}] (or [batch={batch.size}, pos={batch.width - from_token}] from token {from_token})"
-            )
-        past = None
-        if from_token:
-            if key_values is None or len(key_values) != self.n_layers:
-                got = "none" if key_values is None else f"{len(key_values)} layers"
-                raise InputError(f"from_token={from_token} needs key_values for all {self.n_layers} layers; got {got}")
-            past = [(k[:, :, :from_token], v[:, :, :from_token]) for k, v in key_values]
-        device = self.device
-        position_ids = (torch.arange(batch.width)[None, :] - batch.offsets[:, None]).clamp(min=0)[:, from_token:]
-        last = (batch.last_index - from_token)[:, None]
-        with model_lock(self.model), torch.no_grad(), self.hooks(hooks or {}, batch=batch), \
-                self._start_from(site, value, None):
-            output = self.model(
-                input_ids=batch.input_ids[:, from_token:].to(device), attention_mask=batch.attention_mask.to(device),
-                position_ids=position_ids.to(device), logits_to_keep=last.to(device),
-                **cache_kwargs(resume_support(self), past))
-        return RunOutput(output.logits, batch=None)
+        logits = resume(self, inputs, start_at=start_at, key_values=key_values, from_token=from_token, hooks=hooks)
+        return RunOutput(logits, batch=None)
 
     def handler_table(self, batch: Batch | None, interventions: Sequence[Any] = (), cache: Iterable[str] = (), *,
                       cache_grad: bool = False, grads: GradientCache | None = None,
                       ) -> tuple[dict[Binding, list[Handler]], ActivationCache]:
-        """Bind ``interventions`` to ``batch`` (every check runs here) and add cache handlers.
-
-        Returns ``({binding: [handler, ...]}, cache)``: what :meth:`run` attaches as hooks, and
-        what another executor (e.g. an nnsight trace, :mod:`interp.graph.adapters.nnsight_trace`)
-        can call at the same sites; the cache fills as the handlers run. With ``cache_grad`` or
-        ``grads`` (a :class:`GradientCache` to fill in backward), those sites are tracked in the
-        autograd graph (:func:`interp.graph.gradients.tracking_handler`), after the interventions
-        there and before the cache reads them.
-        """
-        handlers: dict[Binding, list[Handler]] = {}
-        for intervention in interventions:
-            binding = self.binding(_site_of(intervention))
-            if not binding.writable:
-                raise SiteError(f"site {binding.name!r} is read-only: interventions cannot write to it")
-            bound = intervention.bind(self, batch) if hasattr(intervention, "bind") else intervention
-            handlers.setdefault(binding, []).append(bound)
-        tracked = [*(cache if cache_grad else ()), *(grads.sites if grads is not None else ())]
-        self._add_tracking(handlers, tracked, grads)
-        store = ActivationCache()
-        store.batch = batch
-        for name in cache:
-            handlers.setdefault(self.binding(name), []).append(_cache_handler(store, name, cache_grad))
-        for binding in list(handlers):
-            for needed in binding.needs:
-                handlers.setdefault(self.binding(needed), [])
-        return handlers, store
-
-    def _add_tracking(self, handlers: dict[Binding, list[Handler]], sites: list[str],
-                      grads: GradientCache | None) -> None:
-        """Track ``sites`` in the autograd graph (once each); a read-only site (``pattern.L``) is
-        reached through ``resid_pre.L``, tracked too."""
-        record: dict[Binding, list[str]] = {}
-        for name in sites:
-            binding = self.binding(name)
-            if not binding.writable and binding.layer is not None:
-                record.setdefault(self.binding(f"resid_pre.{binding.layer}"), [])
-            names = record.setdefault(binding, [])
-            if grads is not None and name in grads.sites and name not in names:
-                names.append(name)
-        for binding, names in sorted(record.items(), key=lambda item: item[0].order or 0):
-            handlers.setdefault(binding, []).append(tracking_handler(binding, names, grads))
+        """Bind ``interventions`` to ``batch`` and add cache handlers (:func:`interp.graph.handlers.handler_table`)."""
+        return handler_table(self, batch, interventions, cache, cache_grad=cache_grad, grads=grads)
 
     def generate(self, prompts: Inputs, *, interventions: Sequence[Any] = (), max_new_tokens: int = 20,
                  where: str = "prompt", **generate_kwargs):
@@ -501,151 +381,11 @@ class HookedModel:
     def _batch(self, inputs: Any, padding_side: str) -> Batch | None:
         if isinstance(inputs, Batch) or isinstance(inputs, str):
             return self.tokenize(inputs, padding_side)
-        if self.tokenizer is not None or _is_hf(self.model):
+        if self.tokenizer is not None or is_hf(self.model):
             if isinstance(inputs, Tensor) and inputs.is_floating_point():
                 raise InputError("token ids must be integers; got a floating-point tensor")
             return self.tokenize(inputs, padding_side)
         return None  # any other nn.Module takes its inputs as they are
-
-    def _check_stop(self, stop_at: str, interventions: list, cache: list[str], grads: list[str]) -> None:
-        """A site the run is asked to cache, or an intervention, after ``stop_at`` is an :class:`InputError`."""
-        stop = self.binding(stop_at)
-        if stop.order is None:
-            return  # a module-path site has no known place in the graph
-        for name in [*cache, *grads]:
-            binding = self.binding(name)
-            if binding.order is not None and binding.order > stop.order:
-                raise InputError(f"stop_at={stop_at!r} ends the run before {name!r}, which it is asked to "
-                                 f"{'cache' if name in cache else 'record the gradient of'}; stop at {name!r} (or "
-                                 f"later), or drop {name!r}")
-        for intervention in interventions:
-            site = _site_of(intervention)
-            binding = self.binding(site)
-            if binding.order is not None and binding.order > stop.order:
-                raise InputError(f"the {type(intervention).__name__} at {site!r} comes after stop_at={stop_at!r}: the "
-                                 f"run would end before it acts; stop at {site!r} (or later), or drop it")
-
-    def _stop_binding(self, stop_at: str | None, logits: bool, handlers: dict[Binding, list]) -> Binding | None:
-        if stop_at is not None:
-            binding = self.binding(stop_at)
-            handlers.setdefault(binding, [])
-            return binding
-        if logits:
-            return None
-        ordered = [b for b in handlers if b.order is not None]
-        if not ordered or len(ordered) < len(handlers):
-            return None  # a module-path site has no known place in the graph: run to the end
-        return max(ordered, key=lambda b: b.order)
-
-    @contextmanager
-    def _eager_attention(self) -> Iterator[None]:
-        config = self.config
-        if config is None or not hasattr(config, "_attn_implementation"):
-            raise SiteError(
-                "pattern sites need eager attention, which interp switches on per run through the "
-                f"model's config; {self.family} has no attention-implementation setting"
-            )
-        with model_lock(self.model):
-            previous = config._attn_implementation
-            if previous == "eager":
-                yield
-                return
-            config._attn_implementation = "eager"
-            try:
-                yield
-            finally:
-                config._attn_implementation = previous
-
-    @contextmanager
-    def _start_from(self, site: str, value: Tensor, batch: Batch | None) -> Iterator[None]:
-        binding = self.binding(site)
-        kind = binding.name.split(".")[0]
-        if kind not in RESUMABLE_KINDS or self.layout is None:
-            raise SiteError(
-                f"a run can start from {', '.join(RESUMABLE_KINDS[:2])}.L or resid_post.L, not {site!r}"
-            )
-        first = 0 if kind == "embed" else binding.layer + (kind == "resid_post")
-        if batch is not None and tuple(value.shape[:2]) != (batch.size, batch.width):
-            raise InputError(
-                f"start_at activations have shape {tuple(value.shape)}, but the inputs are "
-                f"[batch={batch.size}, pos={batch.width}]"
-            )
-
-        def replace(module, args, kwargs):
-            return _input_set((args, kwargs), 0, value)
-
-        with model_lock(self.model):  # the layer list is read and swapped back under the lock
-            parent_path, _, attribute = self.layout.layers.rpartition(".")
-            parent = self.model.get_submodule(parent_path)
-            layers = getattr(parent, attribute)
-            entry = layers[first] if first < len(layers) else self.model.get_submodule(self.layout.final_norm)
-            handle = entry.register_forward_pre_hook(replace, with_kwargs=True, prepend=True)
-            if first:
-                setattr(parent, attribute, nn.ModuleList(list(layers)[first:]))
-            try:
-                yield
-            finally:
-                setattr(parent, attribute, layers)
-                handle.remove()
-
-
-def _site_of(intervention: Any) -> str:
-    site = getattr(intervention, "site", None)
-    if not isinstance(site, str):
-        raise InputError(f"an intervention needs a 'site' attribute naming where it acts; got {intervention!r}")
-    return site
-
-
-def _cache_handler(store: ActivationCache, name: str, keep_grad: bool) -> Handler:
-    def handler(act: Tensor, context) -> None:
-        store[name] = act if keep_grad else act.detach()
-
-    return handler
-
-
-def _is_hf(model: nn.Module) -> bool:
-    try:
-        from transformers import PreTrainedModel
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(model, PreTrainedModel)
-
-
-def input_device(model: nn.Module) -> torch.device:
-    """The device a model's token ids must be on: its input embedding's, also when a
-    ``device_map`` spread the layers over devices (or offloaded them, leaving ``meta`` weights)."""
-    embeddings = getattr(model, "get_input_embeddings", lambda: None)()
-    weight = getattr(embeddings, "weight", None)
-    if isinstance(weight, Tensor) and weight.device.type != "meta":
-        return weight.device
-    for parameter in model.parameters():
-        if parameter.device.type != "meta":
-            return parameter.device
-    return torch.device("cpu")  # every weight offloaded: accelerate moves them to the inputs' device
-
-
-def _call_hf(model: nn.Module, batch: Batch) -> Any:
-    return model(**batch.model_kwargs(input_device(model)), use_cache=False)
-
-
-def _call_module(model: nn.Module, inputs: Any) -> Any:
-    if isinstance(inputs, Batch):
-        return model(inputs.input_ids.to(input_device(model)))
-    if isinstance(inputs, tuple):
-        return model(*inputs)
-    if isinstance(inputs, dict):
-        return model(**inputs)
-    return model(inputs)
-
-
-def _logits_of(output: Any) -> Tensor | None:
-    if isinstance(output, Tensor):
-        return output
-    if getattr(output, "logits", None) is not None:
-        return output.logits
-    if isinstance(output, (tuple, list)) and output and isinstance(output[0], Tensor):
-        return output[0]
-    return None
 
 
 __all__ = ["ActivationCache", "HookedModel", "RunOutput", "canonical_names", "READ_ONLY_KINDS"]

@@ -16,17 +16,33 @@ True
 
 When a fast path cannot be used, the caller says so with :func:`warn_slow_path` (a
 :class:`SlowPathWarning` naming the model and the reason) and records which path ran.
+
+The forwards themselves: :func:`resume` (what :meth:`HookedModel.resume` does),
+:func:`resume_rows` (rows of a batch, resumed from a layer and a token, as the patch sweep runs
+them), :func:`resumed_logits` (the one forward call under both, also behind the packed forwards
+of :mod:`interp.graph.packing`) and :func:`started_at`, the one owner of the edit that lets a
+forward skip the layers below its start.
 """
 
 from __future__ import annotations
 
 import inspect
 import warnings
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import Tensor, nn
+
+from interp.errors import InputError, SiteError
+from interp.graph.checks import start_value
+from interp.graph.inputs import Batch, Inputs
+from interp.graph.locking import model_lock
+from interp.graph.runner import Handler, _input_set
+from interp.graph.sites import RESUMABLE_KINDS
 
 # The forward's KV-cache argument, newest name first.
 CACHE_ARGUMENTS = ("cache", "past_key_values")
@@ -122,5 +138,157 @@ def warn_slow_path(hm: Any, what: str, reason: str, instead: str, stacklevel: in
                   f"running {instead} instead (same results, slower)", SlowPathWarning, stacklevel=stacklevel)
 
 
-__all__ = ["CACHE_ARGUMENTS", "ResumeSupport", "SlowPathWarning", "cache_argument", "cache_kwargs",
-           "key_values_of", "make_cache", "resume_support", "warn_slow_path"]
+def resume_requirement(hm: Any) -> str:
+    """What a resumed run needs, and why ``hm`` falls short (for an :class:`InputError`)."""
+    return (f"a Hugging Face causal LM whose forward takes a KV cache, position_ids and logits_to_keep; "
+            f"{hm.name} is not one ({resume_support(hm).reason}; hm.can_resume is False): "
+            f"use hm.run(start_at=...) over full sequences")
+
+
+@dataclass(eq=False)
+class _Start:
+    layers: nn.ModuleList  # the model's own, complete layer list
+    value: Tensor  # what the first layer run is fed
+
+
+# per model: the starts entered and not yet left, innermost last (see started_at)
+_STARTS: weakref.WeakKeyDictionary[nn.Module, list[_Start]] = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def started_at(hm: Any, site: str, value: Tensor, batch: Batch | None = None) -> Iterator[None]:
+    """Forwards of ``hm.model`` inside the block start at ``site`` (``embed``, ``resid_pre.L`` or
+    ``resid_post.L``) from ``value`` ``[batch, pos, d_model]``; the layers below it do not run.
+
+    Why an edit of the model: a transformers forward runs every module of its decoder's layer list,
+    and no forward argument skips some of them. So the block hands the decoder the list of its layers
+    from the start on (the same modules, nothing copied; KV caches still see the layers' own indices)
+    and feeds ``value`` in with a forward pre-hook on the first layer run (on the final norm for
+    ``resid_post`` of the last layer). When the block ends, also on an exception, the decoder gets its
+    original list back and the hook is removed. It is the only place interp edits a model's modules.
+
+    Re-entrant: a block inside another (same thread) starts from the complete list, not the outer
+    block's shortened one, and only the innermost block's value is fed in; leaving it restores the
+    outer block's list. Threads: the block holds the model's lock
+    (:func:`interp.graph.locking.model_lock`), so concurrent runs on one model are serialised and a
+    run from another thread never sees the shortened list. ``batch``: when given, ``value`` must be
+    ``[batch.size, batch.width, ...]``.
+    """
+    binding = hm.binding(site)
+    kind = binding.name.split(".")[0]
+    if kind not in RESUMABLE_KINDS or hm.layout is None:
+        raise SiteError(f"a run can start from {', '.join(RESUMABLE_KINDS[:2])}.L or resid_post.L, not {site!r}")
+    first = 0 if kind == "embed" else binding.layer + (kind == "resid_post")
+    if batch is not None and tuple(value.shape[:2]) != (batch.size, batch.width):
+        raise InputError(f"start_at activations have shape {tuple(value.shape)}, but the inputs are "
+                         f"[batch={batch.size}, pos={batch.width}]")
+    with model_lock(hm.model):  # the layer list is read, shortened and restored under the lock
+        parent_path, _, attribute = hm.layout.layers.rpartition(".")
+        parent = hm.model.get_submodule(parent_path)
+        current = getattr(parent, attribute)
+        starts = _STARTS.setdefault(hm.model, [])
+        start = _Start(starts[0].layers if starts else current, value)
+        entry = start.layers[first] if first < len(start.layers) else hm.model.get_submodule(hm.layout.final_norm)
+
+        def feed(module, args, kwargs):
+            return _input_set((args, kwargs), 0, start.value) if starts and starts[-1] is start else None
+
+        handle = entry.register_forward_pre_hook(feed, with_kwargs=True, prepend=True)
+        starts.append(start)
+        setattr(parent, attribute, nn.ModuleList(list(start.layers)[first:]) if first else start.layers)
+        try:
+            yield
+        finally:
+            setattr(parent, attribute, current)
+            handle.remove()
+            starts.pop()
+            if not starts:
+                del _STARTS[hm.model]
+
+
+def resumed_logits(hm: Any, start_at: tuple[str, Tensor], *, input_ids: Tensor, attention_mask: Tensor,
+                   position_ids: Tensor, logits_to_keep: Tensor,
+                   key_values: Sequence[tuple[Tensor, Tensor]] | None = None,
+                   hooks: Mapping[str, Handler | list[Handler]] | None = None, batch: Batch | None = None,
+                   grad: bool = False) -> Tensor:
+    """One forward of ``hm.model`` from ``start_at=(site, activations)`` through its public arguments:
+    ``input_ids`` ``[b, q]`` (the tokens run), ``attention_mask`` (``[b, past + q]`` or an additive
+    ``[b, 1, q, past + q]``), ``position_ids`` ``[b, q]``, ``logits_to_keep`` (the indices to
+    unembed) and ``key_values`` (per layer ``(keys, values)`` of the ``past`` tokens, handed over as
+    the KV-cache argument :func:`resume_support` found). ``hooks``: ``{site: handler}`` as in
+    :meth:`HookedModel.hooks`; ``grad``: build an autograd graph. Returns ``[b, kept, vocab]``."""
+    device = hm.device
+    site, value = start_at
+    with model_lock(hm.model), torch.enable_grad() if grad else torch.no_grad(), \
+            hm.hooks(hooks or {}, batch=batch), started_at(hm, site, value):
+        output = hm.model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
+                          position_ids=position_ids.to(device), logits_to_keep=logits_to_keep.to(device),
+                          **cache_kwargs(resume_support(hm), key_values))
+    return output.logits
+
+
+def resume(hm: Any, inputs: Inputs, *, start_at: tuple[str, Tensor],
+           key_values: Sequence[tuple[Tensor, Tensor]] | None = None, from_token: int = 0,
+           hooks: Mapping[str, Handler | list[Handler]] | None = None) -> Tensor:
+    """``[batch, 1, vocab]`` logits at each example's last real token of ``inputs`` finished from
+    ``start_at``, tokens from ``from_token`` on; see :meth:`HookedModel.resume` (which wraps it)."""
+    if not resume_support(hm).ok:
+        raise InputError(f"resume needs {resume_requirement(hm)}")
+    site, value = start_value(start_at)
+    batch = hm._batch(inputs, "right")
+    if not 0 <= from_token < batch.width:
+        raise InputError(f"from_token={from_token} is outside the inputs' {batch.width} tokens")
+    if (batch.last_index < from_token).any():
+        short = (batch.last_index < from_token).nonzero().flatten().tolist()
+        raise InputError(f"examples {short} end before from_token={from_token}: nothing of them is left to run")
+    if value.ndim >= 2 and value.shape[1] == batch.width:
+        value = value[:, from_token:]
+    if value.ndim < 2 or tuple(value.shape[:2]) != (batch.size, batch.width - from_token):
+        raise InputError(
+            f"start_at activations have shape {tuple(value.shape)}, but the inputs are [batch={batch.size}, "
+            f"pos={batch.width}] (or [batch={batch.size}, pos={batch.width - from_token}] from token {from_token})"
+        )
+    past = None
+    if from_token:
+        if key_values is None or len(key_values) != hm.n_layers:
+            got = "none" if key_values is None else f"{len(key_values)} layers"
+            raise InputError(f"from_token={from_token} needs key_values for all {hm.n_layers} layers; got {got}")
+        past = [(k[:, :, :from_token], v[:, :, :from_token]) for k, v in key_values]
+    position_ids = (torch.arange(batch.width)[None, :] - batch.offsets[:, None]).clamp(min=0)[:, from_token:]
+    return resumed_logits(hm, (site, value), input_ids=batch.input_ids[:, from_token:],
+                          attention_mask=batch.attention_mask, position_ids=position_ids,
+                          logits_to_keep=(batch.last_index - from_token)[:, None], key_values=past,
+                          hooks=hooks, batch=batch)
+
+
+def resume_rows(hm: Any, base: Batch, rows: Tensor, start_at: tuple[str, Tensor],
+                key_values: Sequence[tuple[Tensor, Tensor]] | None, from_token: int,
+                interventions: Sequence[Any] = ()) -> Tensor:
+    """``[R, vocab]`` last logits of the base examples ``rows`` ``[R]`` (repeats allowed), each
+    recomputed from ``start_at=(site, resid)`` (``resid`` ``[base.size, base.width, d]``, the base
+    run's) and from token ``from_token`` on, with ``interventions`` (objects with ``.site`` and
+    ``__call__(act, ctx)``, called on the rows' activations of the tokens run).
+
+    ``key_values``: the base run's per layer ``(keys, values)`` (``hm.run(base, keep_kv=True)``),
+    standing in for the tokens before ``from_token``; None: the rows run as full sequences through
+    :meth:`HookedModel.run` (a model that cannot resume; ``from_token`` must be 0).
+    """
+    site, resid = start_at
+    batch = Batch(base.input_ids[rows], base.attention_mask[rows])
+    begin = resid[rows.to(resid.device), from_token:]
+    if key_values is None:
+        return hm.run(batch, interventions=list(interventions), start_at=(site, begin)).last_logits
+    hooks: dict[str, list] = {}
+    for intervention in interventions:
+        hooks.setdefault(intervention.site, []).append(intervention)
+    prefix = None
+    if from_token:
+        picked = rows.to(key_values[0][0].device)
+        prefix = [(k[:, :, :from_token][picked], v[:, :, :from_token][picked]) for k, v in key_values]
+    logits = resume(hm, batch, start_at=(site, begin), key_values=prefix, from_token=from_token, hooks=hooks)
+    return logits[:, -1]
+
+
+__all__ = ["CACHE_ARGUMENTS", "ResumeSupport", "SlowPathWarning", "cache_argument",
+           "cache_kwargs", "key_values_of", "make_cache", "resume", "resume_requirement", "resume_rows",
+           "resume_support", "resumed_logits", "started_at", "warn_slow_path"]

@@ -61,7 +61,7 @@ from torch import Tensor
 from interp.errors import InputError, SiteError
 from interp.graph.inputs import Batch
 from interp.graph.positions import integer_index, resolve_positions
-from interp.graph.resume import resume_support, warn_slow_path
+from interp.graph.resume import resume_rows, resume_support, warn_slow_path
 from interp.interventions.base import HEAD_KINDS, site_shape
 from interp.interventions.patch import Patch
 
@@ -348,20 +348,9 @@ _FORWARD, _LAYER = 100.0, 50.0
 
 
 def _suffix_forward(hm, base: Batch, ex: Tensor, start: int, first: int, resid: Tensor, kv, patches) -> Tensor:
-    """Last logits ``[rows, vocab]`` of base rows ``ex`` recomputed from token ``start`` and layer ``first`` on."""
-    rows = Batch(base.input_ids[ex], base.attention_mask[ex])
-    begin = resid[ex.to(resid.device), start:]
-    if kv is None:  # full sequences through hm.run
-        return hm.run(rows, interventions=patches, start_at=(f"resid_pre.{first}", begin)).last_logits
-    hooks: dict[str, list] = {}
-    for patch in patches:
-        hooks.setdefault(patch.site, []).append(patch)
-    prefix = None
-    if start:
-        picked = ex.to(kv[0][0].device)
-        prefix = [(k[:, :, :start][picked], v[:, :, :start][picked]) for k, v in kv]
-    out = hm.resume(rows, start_at=(f"resid_pre.{first}", begin), key_values=prefix, from_token=start, hooks=hooks)
-    return out.logits[:, -1]
+    """Last logits ``[rows, vocab]`` of base rows ``ex`` recomputed from token ``start`` and layer ``first`` on
+    (:func:`interp.graph.resume.resume_rows`; ``kv`` None: full sequences)."""
+    return resume_rows(hm, base, ex, (f"resid_pre.{first}", resid), kv, start, patches)
 
 
 class _RowPatch:

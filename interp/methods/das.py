@@ -28,7 +28,7 @@ Why it is fast (vs one full forward per step per position, as pyvene-based train
   this equals training them one by one);
 - a row recomputes only the tokens its edit can change (from its position on); the base's keys
   and values stand in for the tokens before, and the rows are packed end to end into one
-  sequence, no padding (:mod:`interp.methods.packed`; models without a KV cache run full rows);
+  sequence, no padding (:mod:`interp.graph.packing`; models without a KV cache run full rows);
 - only the last prompt token is unembedded, and the backward pass computes gradients for the
   DAS parameters only (never for the frozen weights).
 
@@ -45,10 +45,11 @@ import torch
 from torch import Tensor
 
 from interp.errors import InputError
+from interp.graph.packing import Packing, base_state, packed_last_logits
 from interp.graph.resume import resume_support, warn_slow_path
 from interp.graph.sites import parse_site
 from interp.interventions import DAS
-from interp.methods.packed import PackedInterchange, Packing, base_state, packed_last_logits
+from interp.methods.packed import PackedInterchange
 from interp.methods.pairs import PairData, _rows
 from interp.methods.rows import RowInterchange, last_logprobs, prefix_site
 
@@ -118,7 +119,7 @@ def train_das(hm, data: PairData, site: str, *, rank: int = 1, steps: int = 100,
     :func:`interp.methods.score`.
 
     ``packed``: run each step as one packed sequence of the tokens an edit can change
-    (:mod:`interp.methods.packed`; default when the model takes a KV cache), or as full base
+    (:mod:`interp.graph.packing`; default when the model takes a KV cache), or as full base
     rows resumed at ``resid_pre.L`` (``False``). Both give the same losses up to float rounding.
     """
     if positions is not None:
@@ -138,7 +139,7 @@ def train_das(hm, data: PairData, site: str, *, rank: int = 1, steps: int = 100,
     params, optimiser, scheduler = _optimiser(dases, lr, steps, warmup)
 
     # the frozen prefix, once: the sources' site values at their positions, and the bases' resid_pre.L
-    # (with every layer's keys/values when the model takes a KV cache: see interp.methods.packed)
+    # (with every layer's keys/values when the model takes a KV cache: see interp.graph.packing)
     source_acts = hm.run(data.source, cache=[site], logits=False).cache[site]
     source_rows = torch.arange(data.n, device=source_acts.device)[:, None]
     source_values = source_acts[source_rows, data.absolute("source").to(source_acts.device)]  # [n, P, d]
@@ -172,7 +173,7 @@ RowForward = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
 
 
 def _packed_forward(hm, data: PairData, site: str, start_site: str) -> RowForward:
-    """Rows packed into one sequence of only the tokens an edit can change (interp.methods.packed)."""
+    """Rows packed into one sequence of only the tokens an edit can change (interp.graph.packing)."""
     state = base_state(hm, data.base, parse_site(start_site).layer, prefix=int(data.absolute("base").max()))
 
     def forward(rows: Tensor, index: Tensor, source: Tensor, basis: Tensor) -> Tensor:

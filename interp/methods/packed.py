@@ -1,148 +1,25 @@
-"""Packed suffix forwards: many intervened copies of base examples in one short sequence.
-
-An intervention written at token ``s`` of layer ``L`` cannot change layers below ``L`` nor tokens
-before ``s``. So a row ``(example e, start s)`` only needs tokens ``s..last`` recomputed from layer
-``L`` on; the base run's ``resid_pre.L`` feeds them in and its keys/values serve the tokens before
-``s``. Rows of different lengths are packed end to end into **one** sequence (no padding), each
-attending only to its own example's cached prefix and to its own earlier tokens (a block-causal
-mask), and only each row's last token is unembedded.
+"""The interchange written into packed suffix forwards (:mod:`interp.graph.packing`): DAS training
+and scoring pack many intervened copies of base examples into one sequence, and
+:class:`PackedInterchange` writes each row's start token.
 
 >>> import interp, torch
->>> from interp.methods.packed import Packing, base_state, packed_last_logits
+>>> from interp.graph.packing import Packing, base_state, packed_last_logits
 >>> hm = interp.models.tiny("llama")
 >>> batch = hm.tokenize(["The key to the cabinets", "The dogs near the house"])
->>> state = base_state(hm, batch, layer=1)
->>> packing = Packing(batch, examples=torch.tensor([0, 1, 0]), starts=torch.tensor([1, 2, 4]))
->>> batch.lengths.tolist()
-[7, 7]
->>> packing.tokens, packing.past                  # 6 + 5 + 3 tokens recomputed; 1 + 2 + 4 cached
-(14, 7)
->>> logits = packed_last_logits(hm, state, packing, [])          # no intervention: the plain run's
->>> torch.allclose(logits, hm.run(batch).last_logits[[0, 1, 0]], atol=1e-5)
+>>> packing = Packing(batch, examples=torch.tensor([0, 1]), starts=torch.tensor([1, 2]))
+>>> source = hm.run(batch, cache=["resid_pre.1"]).cache["resid_pre.1"][[1, 0], [1, 2]]   # [R, d]
+>>> edit = PackedInterchange("resid_pre.1", packing, source)
+>>> logits = packed_last_logits(hm, base_state(hm, batch, layer=1), packing, [edit])
+>>> logits.shape == (2, hm.model.config.vocab_size)
 True
->>> early = Packing(batch, examples=torch.tensor([0, 1]), starts=torch.tensor([1, 2]))
->>> short = base_state(hm, batch, layer=1, prefix=2)      # the keys/values of tokens 0, 1 suffice here
->>> short.keys[1].shape[2], short.resid.shape[1]
-(2, 7)
->>> torch.allclose(packed_last_logits(hm, short, early, []), hm.run(batch).last_logits, atol=1e-5)
-True
-
-Interventions are plain handlers (``site`` + ``__call__(act, ctx)``) on the packed activations
-``[1, tokens, ...]``; :class:`PackedInterchange` writes each row's first token.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
 
-from interp.graph.inputs import Batch
-from interp.graph.resume import cache_kwargs, key_values_of, resume_support
-
-
-@dataclass
-class BaseState:
-    """What the frozen base run leaves for the packed forwards of layer ``layer``."""
-
-    batch: Batch
-    layer: int
-    resid: Tensor  # [n, T, d] resid_pre.layer
-    keys: list[Tensor]  # per model layer [n, kv_heads, T, d_head]
-    values: list[Tensor]
-
-
-def base_state(hm, batch: Batch, layer: int, prefix: int | None = None) -> BaseState:
-    """The plain base run's ``resid_pre.layer`` and every layer's keys/values (no unembedding).
-
-    ``prefix``: keys/values are needed only for tokens before this absolute index (the latest row
-    start; default: every token). When that saves work and the batch is right-padded, the base
-    runs up to ``layer`` on every token and through all layers on the first ``prefix`` tokens only.
-    """
-    site = f"resid_pre.{layer}"
-    width = batch.width if prefix is None else max(1, min(int(prefix), batch.width))
-    if not batch.left_padded and width * hm.n_layers + batch.width * layer < batch.width * hm.n_layers:
-        resid = hm.run(batch, cache=[site], logits=False).cache[site]
-        keys, values = _keys_values(hm, Batch(batch.input_ids[:, :width], batch.attention_mask[:, :width]))
-        return BaseState(batch, layer, resid, keys, values)
-    store: dict[str, Tensor] = {}
-
-    def keep(act: Tensor, ctx) -> None:
-        store[site] = act.detach()
-
-    with hm.hooks({site: keep}, batch=batch):
-        keys, values = _keys_values(hm, batch)
-    return BaseState(batch, layer, store[site], keys, values)
-
-
-def _keys_values(hm, batch: Batch) -> tuple[list[Tensor], list[Tensor]]:
-    """Every layer's keys and values ``[n, kv_heads, T, d_head]`` of a plain run (the decoder only)."""
-    with torch.no_grad():
-        output = hm.model.base_model(**batch.model_kwargs(hm.device), use_cache=True)
-    key_values = key_values_of(output)
-    return [keys for keys, _ in key_values], [values for _, values in key_values]
-
-
-class Packing:
-    """The layout of rows ``(examples[r], starts[r])`` of ``batch`` packed into one sequence.
-
-    ``starts`` are absolute token indices (padding counted). Row ``r`` occupies packed tokens
-    ``first[r] .. last[r]``; the cached prefix of every example used comes once per row.
-    """
-
-    def __init__(self, batch: Batch, examples: Tensor, starts: Tensor):
-        examples, starts = examples.long().cpu(), starts.long().cpu()
-        ends = batch.last_index[examples]  # [R] absolute index of each row's last real token
-        lengths = ends - starts + 1
-        self.rows = len(examples)
-        self.last = lengths.cumsum(0) - 1  # [R] packed index of each row's last token
-        self.first = self.last - lengths + 1  # [R] packed index of each row's start token
-        row_of = torch.repeat_interleave(torch.arange(self.rows), lengths)  # [Q]
-        self.example = examples[row_of]  # [Q]
-        self.index = starts[row_of] + torch.arange(len(row_of)) - self.first[row_of]  # [Q] absolute token index
-        offsets = batch.offsets[examples]
-        prefix = starts - offsets  # [R] cached tokens per row
-        past_row = torch.repeat_interleave(torch.arange(self.rows), prefix)  # [K]
-        self.past_example = examples[past_row]
-        self.past_index = offsets[past_row] + torch.arange(len(past_row)) - (prefix.cumsum(0) - prefix)[past_row]
-        self.position_ids = (self.index - batch.offsets[self.example])[None]  # [1, Q]
-        allowed = torch.cat([past_row[None] == row_of[:, None],  # [Q, K + Q]
-                             (row_of[None] == row_of[:, None]) & (self.index[None] <= self.index[:, None])], 1)
-        self.allowed = allowed
-
-    @property
-    def tokens(self) -> int:
-        return len(self.example)
-
-    @property
-    def past(self) -> int:
-        return len(self.past_example)
-
-    def mask(self, dtype: torch.dtype, device) -> Tensor:
-        """``[1, 1, Q, K + Q]`` additive attention mask (0 where allowed)."""
-        blocked = torch.finfo(dtype).min
-        return torch.zeros(self.allowed.shape, dtype=dtype).masked_fill(~self.allowed, blocked)[None, None].to(device)
-
-
-def token_chunks(lengths: Tensor, max_tokens: int = 1024) -> list[Tensor]:
-    """Consecutive groups of rows whose ``lengths`` (tokens each) sum to at most ``max_tokens`` (a
-    row longer than that gets a group of its own): the packed mask and attention grow with the
-    square of a pack's tokens.
-
-    >>> [g.tolist() for g in token_chunks(torch.tensor([3, 4, 2, 5, 1]), max_tokens=7)]
-    [[0, 1], [2, 3], [4]]
-    """
-    groups, current, used = [], [], 0
-    for row, length in enumerate(lengths.tolist()):
-        if current and used + length > max_tokens:
-            groups.append(torch.tensor(current))
-            current, used = [], 0
-        current.append(row)
-        used += length
-    if current:
-        groups.append(torch.tensor(current))
-    return groups
+from interp.graph.packing import Packing
 
 
 class PackedInterchange:
@@ -169,26 +46,3 @@ class PackedInterchange:
         out = act.clone()
         out[0, index] = new
         return out
-
-
-def packed_last_logits(hm, state: BaseState, packing: Packing, interventions: list, *, grad: bool = False) -> Tensor:
-    """``[R, vocab]`` logits at each packed row's last token, resumed at ``resid_pre.{state.layer}``."""
-    device = hm.device
-    example, index = packing.example.to(state.resid.device), packing.index.to(state.resid.device)
-    begin = state.resid[example, index][None]  # [1, Q, d]
-    cache = None
-    if packing.past:
-        pe, pi = packing.past_example.to(device), packing.past_index.to(device)
-        cache = [(k[pe, :, pi].transpose(0, 1)[None], v[pe, :, pi].transpose(0, 1)[None])
-                 for k, v in zip(state.keys, state.values)]
-    ids = state.batch.input_ids[packing.example, packing.index][None]
-    handlers: dict[str, list] = {}
-    for edit in interventions:
-        handlers.setdefault(edit.site, []).append(edit)
-    dtype = state.resid.dtype
-    with torch.enable_grad() if grad else torch.no_grad(), hm.hooks(handlers), \
-            hm._start_from(f"resid_pre.{state.layer}", begin, None):
-        out = hm.model(input_ids=ids.to(device), attention_mask=packing.mask(dtype, device),
-                       position_ids=packing.position_ids.to(device), logits_to_keep=packing.last.to(device),
-                       **cache_kwargs(resume_support(hm), cache))
-    return out.logits[0]

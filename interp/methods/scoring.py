@@ -20,7 +20,7 @@ one, log-probabilities over the full vocabulary at the last prompt token:
 Every position and direction is scored in one batched forward over the test split (``max_rows``
 rows at a time), resumed at the site's layer from the base run's cached prefix; on models that
 take a KV cache the rows are packed into one sequence of only the tokens each edit can change
-(:mod:`interp.methods.packed`).
+(:mod:`interp.graph.packing`).
 """
 
 from __future__ import annotations
@@ -33,10 +33,11 @@ from torch import Tensor
 
 from interp.errors import InputError
 from interp.graph.inputs import Batch
+from interp.graph.packing import Packing, base_state, packed_last_logits, token_chunks
 from interp.graph.resume import resume_support, warn_slow_path
 from interp.graph.sites import parse_site
 from interp.interventions.base import site_shape
-from interp.methods.packed import PackedInterchange, Packing, base_state, packed_last_logits, token_chunks
+from interp.methods.packed import PackedInterchange
 from interp.methods.pairs import PairData
 from interp.methods.rows import RowInterchange, last_logprobs, prefix_site
 

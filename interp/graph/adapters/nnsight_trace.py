@@ -34,7 +34,8 @@ import torch
 from interp.errors import InputError
 from interp.graph.adapters.nnsight import is_nnsight, underlying_module
 from interp.graph.bindings import Binding
-from interp.graph.hooked_model import HookedModel, RunOutput, input_device
+from interp.graph.forward import input_device
+from interp.graph.hooked_model import HookedModel, RunOutput
 from interp.graph.runner import Handler, _dispatch, _input_get, _input_set, _output_get, _output_set
 
 
