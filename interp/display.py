@@ -1,4 +1,8 @@
-"""Rich HTML views of the toolkit's objects, for Jupyter (every ``_repr_html_`` delegates here).
+"""Rich HTML views of the toolkit's objects, for Jupyter (``_repr_html_`` delegates here).
+
+It imports nothing from ``interp``: it reads the objects it renders by their attributes, so every
+package may use it (interventions render through :mod:`interp.interventions.display`, which needs
+their position specs).
 
 A notebook cell that ends in a :class:`~interp.HookedModel`, an intervention, a
 :class:`~interp.RunOutput` or an evaluator's result shows a small table instead of a one-line
@@ -37,11 +41,13 @@ def html_table(rows: Iterable[Sequence[Any]], header: Sequence[str] | None = Non
     return f"<table>{cap}{head}<tbody>{body}</tbody></table>"
 
 
-def _title(kind: str, detail: str = "") -> str:
+def html_title(kind: str, detail: str = "") -> str:
+    """The bold class name, then ``detail`` in code type (both escaped)."""
     return f"<b>{escape(kind)}</b>" + (f" <code>{escape(detail)}</code>" if detail else "")
 
 
-def _shape(tensor: Any) -> str:
+def shape_text(tensor: Any) -> str:
+    """``"2×6×64"`` for a tensor (anything with ``.shape``), ``"—"`` otherwise."""
     shape = getattr(tensor, "shape", None)
     return "×".join(map(str, shape)) if shape is not None else "—"
 
@@ -71,48 +77,10 @@ def hooked_model_html(hm) -> str:
     kinds = sorted(by_kind, key=hm._kind_rank)
     site_rows = [(kind, len(by_kind[kind]), by_kind[kind][0] if len(by_kind[kind]) == 1
                   else f"{by_kind[kind][0]} … {by_kind[kind][-1]}") for kind in kinds]
-    out = _title("HookedModel", str(hm.name)) + html_table(facts)
+    out = html_title("HookedModel", str(hm.name)) + html_table(facts)
     if site_rows:
         out += html_table(site_rows, header=["site kind", "count", "names"], caption=f"{len(names)} sites")
     return out
-
-
-# ------------------------------------------------------------------------------ interventions
-def intervention_html(intervention) -> str:
-    """The intervention's config fields and the shapes of its tensors, one row each.
-
-    >>> import torch
-    >>> from interp.interventions import Steer
-    >>> html = Steer("resid_post.0", torch.ones(64), alpha=2.0)._repr_html_()
-    >>> "alpha" in html and "64" in html
-    True
-    """
-    from torch import Tensor
-
-    from interp.interventions import positions as P
-
-    defaults = {"heads": "all", "source_positions": "same as positions", "source_site": "same as site"}
-    rows: list[tuple[str, Any]] = []
-    for name in intervention.fields:
-        value = getattr(intervention, name)
-        if value is None and name in defaults:
-            value = defaults[name]
-        elif name.endswith("positions"):
-            value = P.describe(value)
-        elif isinstance(value, Tensor):
-            value = f"tensor {_shape(value)}"
-        rows.append((name, value))
-    source = getattr(intervention, "source", None)
-    if source is not None and "source" not in intervention.fields:
-        rows.append(("source", repr(source)))
-    tensors = {**intervention._parameters, **intervention._buffers}
-    tensors.update({name: getattr(module, "weight", None) for name, module in intervention._modules.items()})
-    tensors.update({name: getattr(intervention, name) for name in intervention.tensor_fields})
-    for name, tensor in tensors.items():
-        if isinstance(tensor, Tensor):
-            trainable = " (trainable)" if tensor.requires_grad else ""
-            rows.append((name, f"tensor {_shape(tensor)}{trainable}"))
-    return _title(type(intervention).__name__) + html_table(rows, header=["field", "value"])
 
 
 # ------------------------------------------------------------------------------ RunOutput
@@ -124,14 +92,15 @@ def run_output_html(out) -> str:
     >>> "z.1" in hm.run("The keys", cache=["z.1"])._repr_html_()
     True
     """
-    facts = [("logits", "none (stopped early)" if out.logits is None else _shape(out.logits))]
+    facts = [("logits", "none (stopped early)" if out.logits is None else shape_text(out.logits))]
     if out.stopped_at:
         facts.append(("stopped at", out.stopped_at))
     if out.batch is not None:
         facts.append(("batch", f"{out.batch.size} examples × {out.batch.width} tokens"))
-    html = _title("RunOutput") + html_table(facts)
+    html = html_title("RunOutput") + html_table(facts)
     if out.cache:
-        rows = [(site, _shape(t), str(getattr(t, "dtype", "")).replace("torch.", "")) for site, t in out.cache.items()]
+        rows = [(site, shape_text(t), str(getattr(t, "dtype", "")).replace("torch.", ""))
+                for site, t in out.cache.items()]
         html += html_table(rows, header=["cached site", "shape", "dtype"])
     return html
 
@@ -154,7 +123,7 @@ def causal_efficacy_html(result, max_rows: int = 30) -> str:
     True
     """
     summary = result.summary
-    title = _title("CausalEfficacyResult", f"{len(result.results)} result rows, {len(result.records)} units")
+    title = html_title("CausalEfficacyResult", f"{len(result.results)} result rows, {len(result.records)} units")
     if result.out is not None:
         title += f" in <code>{escape(str(result.out))}</code>"
     if summary is None or len(summary) == 0:
@@ -188,5 +157,5 @@ def syntaxgym_html(result) -> str:
     n_items = len(regions[["suite", "item"]].drop_duplicates()) if {"suite", "item"} <= set(regions.columns) else 0
     n_suites = summary["suite"].nunique()
     title = f"{n_suites} suite{'' if n_suites == 1 else 's'}, {n_items} item{'' if n_items == 1 else 's'}"
-    return _title("SyntaxGymResult", title) + html_table(
+    return html_title("SyntaxGymResult", title) + html_table(
         rows, header=header)

@@ -47,7 +47,7 @@ from torch import Tensor
 from interp.errors import InputError
 from interp.eval.finite import check_finite
 from interp.eval.head_attribution import HeadAttribution, head_attribution
-from interp.interventions.generation import generate
+from interp.graph.generation import generate
 from interp.stats import wilson_interval
 from interp.suites.recall import ANSWERS, RecallItem, RecallSuite, split
 

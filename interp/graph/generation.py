@@ -1,4 +1,6 @@
-"""Generation with interventions, KV cache on.
+"""Generation with interventions, KV cache on (``hm.generate``; also ``interp.interventions.generate``).
+
+It takes any objects with ``.site`` and ``bind`` (the interventions), so it lives with the graph.
 
 >>> import torch, interp
 >>> from interp.interventions import Steer, generate

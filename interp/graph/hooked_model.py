@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from interp.errors import InputError, SiteError
+from interp.graph import generation
 from interp.graph.adapters import Dims, Layout, build_bindings, layout_for
 from interp.graph.attention import eager_attention
 from interp.graph.bindings import Binding
@@ -334,14 +335,12 @@ class HookedModel:
 
     def generate(self, prompts: Inputs, *, interventions: Sequence[Any] = (), max_new_tokens: int = 20,
                  where: str = "prompt", **generate_kwargs):
-        """Generate with interventions and the KV cache on; see :func:`interp.interventions.generate`.
+        """Generate with interventions and the KV cache on; see :func:`interp.graph.generation.generate`.
 
         ``where``: ``"prompt"`` (intervene on the prompt positions), ``"new"`` (every new token) or
         ``"all"``.
         """
-        from interp.interventions.generation import generate
-
-        return generate(self, prompts, interventions=interventions, max_new_tokens=max_new_tokens,
+        return generation.generate(self, prompts, interventions=interventions, max_new_tokens=max_new_tokens,
                         where=where, **generate_kwargs)
 
     @contextmanager

@@ -15,12 +15,12 @@ Sweeps over layers × positions: :func:`patch_sweep`; its first-order estimate:
 :func:`attribution_patch` (its top-k checked by :func:`verify_top_k`); steering while generating: :func:`generate`.
 """
 
+from interp.graph.generation import Generation, generate
 from interp.interventions.ablate import Ablate
 from interp.interventions.attribution import attribution_patch, spearman
 from interp.interventions.base import Intervention
 from interp.interventions.das import DAS, BoundlessDAS
 from interp.interventions.function import Apply
-from interp.interventions.generation import Generation, generate
 from interp.interventions.patch import Patch
 from interp.interventions.saving import load
 from interp.interventions.scale_heads import ScaleHeads

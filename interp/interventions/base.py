@@ -41,6 +41,7 @@ from interp.graph.positions import integer_index
 from interp.graph.sites import HEAD_KINDS, Site, parse_site
 from interp.interventions import identity as I
 from interp.interventions import positions as P
+from interp.interventions.display import intervention_html
 
 FORMAT_VERSION = 2  # 2: a flat position list means the same positions in every example
 
@@ -229,8 +230,6 @@ class Intervention(nn.Module):
         return f"{type(self).__name__}({', '.join(parts)})"
 
     def _repr_html_(self) -> str:
-        from interp.display import intervention_html
-
         return intervention_html(self)
 
 
