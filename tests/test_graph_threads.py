@@ -138,3 +138,19 @@ def test_plain_runs_on_the_embedded_model_stay_plain_while_another_thread_steers
     assert [hm.tokenizer.decode(logits.argmax()) for logits in plain] == [top] * 8
     assert all(torch.equal(logits, plain_ref) for logits in plain)
     assert all(torch.equal(logits, steered_ref) for logits in steered)
+
+
+def test_packed_base_state_in_threads_never_sees_another_threads_steering():
+    """The base keys/values of the packed forwards (DAS training, scoring) run under the model's lock."""
+    from interp.graph.packing import base_state
+
+    hm = interp.models.tiny("llama")
+    batch = hm.tokenize(TEXTS)
+    steer = Steer("resid_post.0", torch.ones(hm.d_model), alpha=8.0)
+    reference = base_state(hm, batch, layer=1, prefix=2).keys[-1]
+
+    def keys() -> torch.Tensor:
+        return base_state(hm, batch, layer=1, prefix=2).keys[-1]
+
+    results = hammer([keys, lambda: hm.run(TEXTS, interventions=[steer]).logits], threads=4, rounds=8)
+    assert len(results[0]) == 16 and all(torch.equal(value, reference) for value in results[0])

@@ -78,3 +78,28 @@ def test_models_that_cannot_resume_say_so():
         hm.run(torch.tensor([[1, 2]]), keep_kv=True)
     with pytest.raises(interp.InputError, match="can_resume is False"):
         hm.resume(torch.tensor([[1, 2]]), start_at=("embed", torch.zeros(1, 2, 4)))
+
+
+def test_started_at_is_reentrant_and_restores_the_model():
+    """A run that starts elsewhere inside a started_at block (same thread) starts from the model's
+    complete layer list and is fed its own value; the outer block's start is back when it ends."""
+    from interp.graph.resume import started_at
+
+    hm = interp.models.tiny("llama")
+    batch = hm.tokenize(["The keys to the cabinet", "No dog"])
+    cached = hm.run(batch, cache=["resid_pre.1", "resid_post.0", "embed"]).cache
+    outer_value = cached["resid_pre.1"] + 1.0
+    inner_value = cached["embed"] * 2.0
+    layers = hm.model.get_submodule(hm.layout.layers)
+    outer_alone = hm.run(batch, start_at=("resid_pre.1", outer_value)).logits
+    inner_alone = hm.run(batch, start_at=("embed", inner_value)).logits
+    assert not torch.allclose(outer_alone, inner_alone, atol=1e-3)
+    with torch.no_grad(), started_at(hm, "resid_pre.1", outer_value, batch):
+        assert len(hm.model.get_submodule(hm.layout.layers)) == hm.n_layers - 1
+        inner = hm.run(batch, start_at=("embed", inner_value)).logits
+        assert len(hm.model.get_submodule(hm.layout.layers)) == hm.n_layers - 1
+        outer = hm.model(**batch.model_kwargs("cpu"), use_cache=False).logits
+    torch.testing.assert_close(inner, inner_alone, atol=0, rtol=0)
+    torch.testing.assert_close(outer, outer_alone, atol=0, rtol=0)
+    assert hm.model.get_submodule(hm.layout.layers) is layers
+    assert interp.graph.count_hooks(hm.model) == 0
