@@ -21,6 +21,8 @@ import os
 import sys
 import traceback
 
+from interp.errors import InterpError
+
 COMMAND_MODULES = [
     "interp.commands.causalgym",
     "interp.commands.demo",
@@ -64,7 +66,6 @@ def _quiet_stdout() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from interp.errors import InterpError
 
     prefix = f"interp {args.command}: "
     try:

@@ -26,16 +26,24 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from interp.commands import types
 from interp.commands.common import add_model_arguments, add_out_arguments, check_out, load_model
+from interp.commands.summaries import print_experiment_summary, print_summary
+from interp.errors import InputError, SuiteError
+from interp.eval.causal_efficacy import CausalGymConfig, causal_efficacy, parse_layers, parse_methods
+from interp.exec import get_executor
+from interp.experiments import Experiment, dumps, run_experiment
+from interp.folders import check_out as check
 from interp.graph.sites import LAYER_RESIDUAL_KINDS
+from interp.methods import METHODS
+from interp.suites.causalgym import read_templates
 
 
 def add_parser(subparsers) -> None:
-    from interp.methods import METHODS
-
+    defaults = CausalGymConfig()  # the defaults, written once
     parser = subparsers.add_parser("causalgym", help="causal efficacy of interpretability methods (CausalGym)")
     parser.add_argument("--suite", default="builtin:agreement",
                         help="CausalGym template file or folder, or builtin:NAME (default builtin:agreement)")
@@ -45,19 +53,21 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--layers", default="all", help="START:STOP[:STEP], N, or N,M,... (default: all)")
     parser.add_argument("--positions", type=types.positions, default="all",
                         help="span indices N,M,... (default: every aligned span)")
-    parser.add_argument("--site", default="resid_post", choices=LAYER_RESIDUAL_KINDS,
+    parser.add_argument("--site", default=defaults.site_kind, choices=LAYER_RESIDUAL_KINDS,
                         help="site kind intervened on at each layer")
     add_out_arguments(parser, help="output folder (rerun into it to resume)")
     parser.add_argument("--no-control", dest="control", action="store_false",
                         help="skip the control task (no selectivity)")
-    parser.add_argument("--seed", type=types.non_negative_int, default=0)
-    parser.add_argument("--n-train", type=types.int_at_least(2), default=400, help="training pairs per task")
-    parser.add_argument("--n-test", type=types.positive_int, default=100, help="test pairs per task")
-    parser.add_argument("--das-steps", type=types.positive_int, default=100,
+    parser.add_argument("--seed", type=types.non_negative_int, default=defaults.seed)
+    parser.add_argument("--n-train", type=types.int_at_least(2), default=defaults.n_train,
+                        help="training pairs per task")
+    parser.add_argument("--n-test", type=types.positive_int, default=defaults.n_test, help="test pairs per task")
+    parser.add_argument("--das-steps", type=types.positive_int, default=defaults.das.steps,
                         help="DAS training steps (at least 1: an untrained DAS is not DAS)")
-    parser.add_argument("--das-batch-size", type=types.positive_int, default=4)
-    parser.add_argument("--das-lr", type=types.positive_float, default=5e-3)
-    parser.add_argument("--n-boot", type=types.positive_int, default=1000, help="bootstrap resamples for the CIs")
+    parser.add_argument("--das-batch-size", type=types.positive_int, default=defaults.das.batch_size)
+    parser.add_argument("--das-lr", type=types.positive_float, default=defaults.das.lr)
+    parser.add_argument("--n-boot", type=types.positive_int, default=defaults.n_boot,
+                        help="bootstrap resamples for the CIs")
     parser.add_argument("--no-figures", dest="figures", action="store_false")
     parser.add_argument("--executor", choices=("local", "ray"), default="local",
                         help="where the units run: this process (default) or a Ray cluster")
@@ -75,36 +85,12 @@ def add_parser(subparsers) -> None:
 
 def _check_suite(args: argparse.Namespace) -> None:
     """Read the suite and task names before loading any model (a bad file fails fast)."""
-    from interp.errors import SuiteError
-    from interp.suites.causalgym import read_templates
-
     templates = read_templates(args.suite)
     if not templates:
         raise SuiteError(f"{args.suite}: the suite has no tasks")
     for task in args.task_list or []:
         if task not in templates:
             raise SuiteError(f"{args.suite}: no task {task!r}; the tasks are: {', '.join(templates)}")
-
-
-def print_summary(summary, file=None) -> None:
-    """Method × metric table of the overall (``task == "all"``) rows: value [95 % CI]."""
-    file = file or sys.stdout  # looked up at call time (pytest and notebooks replace sys.stdout)
-    rows = summary[summary.task == "all"]
-    metrics = [m for m in ("odds_ratio", "iia", "selectivity", "behaviour") if m in set(rows.metric)]
-    lines = []
-    for method in dict.fromkeys(rows.method):
-        cells = {"method": method}
-        for metric in metrics:
-            hit = rows[(rows.method == method) & (rows.metric == metric)]
-            if len(hit):
-                r = hit.iloc[0]
-                cells[metric] = f"{r.value:7.3f} [{r.ci_low:6.3f}, {r.ci_high:6.3f}]"
-        lines.append(cells)
-    header = ["method", *metrics]
-    widths = {h: max(len(h), *(len(str(c.get(h, ""))) for c in lines)) for h in header}
-    print("  ".join(h.ljust(widths[h]) for h in header), file=file)
-    for cells in lines:
-        print("  ".join(str(cells.get(h, "")).ljust(widths[h]) for h in header), file=file)
 
 
 def interrupted(args: argparse.Namespace) -> str:
@@ -117,25 +103,20 @@ def interrupted(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from interp.eval.causal_efficacy import causal_efficacy, parse_layers, parse_methods
-
     args.task_list = args.tasks
     methods = parse_methods(args.methods)  # bad input fails before the model loads
     _check_suite(args)
     if args.revisions is not None:
         return _run_revisions(args, methods)
+    config = causalgym_config(args)
     claim = check_out(args)
     executor = _executor(args)
-    positions = args.positions
     try:
         hm = load_model(args)
         parse_layers(args.layers, hm.n_layers)  # before the folder is claimed
         claim.take()
-        result = causal_efficacy(
-            hm, args.suite, methods, args.layers, positions, tasks=args.task_list, control=args.control,
-            site_kind=args.site, seed=args.seed, out=args.out, n_train=args.n_train, n_test=args.n_test,
-            das_steps=args.das_steps, das_batch_size=args.das_batch_size, das_lr=args.das_lr, n_boot=args.n_boot,
-            progress=True, command=list(sys.argv), executor=executor)
+        result = causal_efficacy(hm, args.suite, config, out=args.out, progress=True, command=list(sys.argv),
+                                 executor=executor)
     finally:
         executor.close()
     out = Path(args.out)
@@ -157,11 +138,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def causalgym_config(args: argparse.Namespace) -> CausalGymConfig:
+    """The :class:`~interp.eval.CausalGymConfig` the options ask for (checked: a bad one is named as its option)."""
+    das = CausalGymConfig().das
+    config = CausalGymConfig.build(
+        methods=args.methods, layers=args.layers, positions=args.positions, tasks=args.tasks, control=args.control,
+        site_kind=args.site, seed=args.seed, n_train=args.n_train, n_test=args.n_test, n_boot=args.n_boot,
+        das=replace(das, steps=args.das_steps, batch_size=args.das_batch_size, lr=args.das_lr))
+    return config.validate(spell=lambda key: "--" + {"site_kind": "site"}.get(key, key).replace("_", "-"))
+
+
 def _executor(args: argparse.Namespace):
     """``--executor``, ``--ray-address``, ``--ray-workers`` -> an :mod:`interp.exec` executor (Ray connects later)."""
-    from interp.errors import InputError
-    from interp.exec import get_executor
-
     if args.executor == "local" and (args.ray_address is not None or args.ray_workers is not None):
         raise InputError("--ray-address and --ray-workers need --executor ray")
     if args.executor == "local":
@@ -171,8 +159,6 @@ def _executor(args: argparse.Namespace):
 
 def revisions_spec(args: argparse.Namespace, methods: list[str]) -> dict:
     """The experiment spec (:mod:`interp.experiments.spec`) that ``--revisions`` runs: one model, one seed."""
-    from interp.errors import InputError
-
     if args.revision is not None:
         raise InputError("give either --revision (one checkpoint) or --revisions (several), not both")
     revisions = [r.strip() for r in args.revisions.split(",") if r.strip()]
@@ -193,10 +179,6 @@ def revisions_spec(args: argparse.Namespace, methods: list[str]) -> dict:
 
 def _run_revisions(args: argparse.Namespace, methods: list[str]) -> int:
     """``--revisions``: the same protocol on every checkpoint, as an experiment (``interp run`` layout)."""
-    from interp.commands.run import print_experiment_summary
-    from interp.experiments import Experiment, dumps, run_experiment
-    from interp.folders import check_out as check
-
     _executor(args).close()  # only checks the options (Ray connects later)
     data = revisions_spec(args, methods)
     spec = Experiment.from_dict(data, where="interp causalgym", source=dumps(data))

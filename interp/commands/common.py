@@ -6,6 +6,9 @@ import argparse
 
 import torch
 
+from interp.folders import check_out as check
+from interp.models import load
+
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -18,9 +21,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_model(args: argparse.Namespace):
-    import interp
-
-    return interp.load(args.model, dtype=DTYPES[args.dtype], device=args.device, revision=args.revision)
+    return load(args.model, dtype=DTYPES[args.dtype], device=args.device, revision=args.revision)
 
 
 # Options that say how or where to run, or what to print, not what is computed.
@@ -44,7 +45,5 @@ def run_settings(args: argparse.Namespace) -> dict:
 
 def check_out(args: argparse.Namespace, out=None, settings: dict | None = None):
     """Check ``--out`` before any model load; returns the :class:`~interp.folders.FolderClaim` to take."""
-    from interp.folders import check_out as check
-
     return check(args.out if out is None else out, args.command, run_settings(args) if settings is None else settings,
                  overwrite=args.overwrite)

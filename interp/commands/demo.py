@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 
 from interp.commands.common import add_model_arguments, load_model
+from interp.suites_common import single_token_id
 
 MINIMAL_PAIRS = [
     # (prompt, agreeing verb, disagreeing verb)
@@ -31,8 +32,6 @@ def add_parser(subparsers) -> None:
 
 def score_pairs(hm, pairs=MINIMAL_PAIRS) -> list[tuple[str, str, str, float]]:
     """``(prompt, good, bad, log p(good) - log p(bad))`` for each pair, from one batched run."""
-    from interp.suites_common import single_token_id
-
     prompts = [prompt for prompt, _, _ in pairs]
     log_probs = hm.run(prompts).last_logits.log_softmax(-1)
     rows = []

@@ -20,7 +20,11 @@ import sys
 
 from interp.commands import types
 from interp.commands.common import add_model_arguments, add_out_arguments, check_out, load_model
+from interp.commands.types import finite_floats
 from interp.errors import InputError
+from interp.eval.recall import recall
+from interp.io import run_metadata
+from interp.suites import recall as recall_suites
 
 
 def add_parser(subparsers) -> None:
@@ -45,10 +49,6 @@ def add_parser(subparsers) -> None:
 
 def parse_factors(text: str) -> list[float]:
     """``"-2,-1.5,1"`` -> ``[-2.0, -1.5, 1.0]`` (finite numbers, at least one)."""
-    import argparse
-
-    from interp.commands.types import finite_floats
-
     try:
         return finite_floats(text)
     except argparse.ArgumentTypeError:
@@ -69,10 +69,6 @@ def parse_heads(text: str) -> str | list[tuple[int, int]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from interp.eval.recall import recall
-    from interp.io import run_metadata
-    from interp.suites import recall as recall_suites
-
     suite = recall_suites.load(args.suite)  # fail on a bad suite or argument before loading the model
     factors, heads = parse_factors(args.factors), parse_heads(args.heads)
     claim = check_out(args)

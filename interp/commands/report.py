@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from interp.commands.summaries import print_experiment_summary, print_summary
 from interp.commands.types import positive_int
+from interp.experiments.report import rebuild
 
 
 def add_parser(subparsers) -> None:
@@ -25,10 +27,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from interp.commands.causalgym import print_summary
-    from interp.commands.run import print_experiment_summary
-    from interp.experiments.report import rebuild
-
     report = rebuild(args.folder, figures=args.figures, n_boot=args.n_boot)
     if report.kind == "experiment":
         print_experiment_summary(report.summary)

@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 
 from interp.commands.common import add_out_arguments
+from interp.commands.summaries import print_experiment_summary
+from interp.experiments import Experiment, run_experiment
+from interp.experiments.runner import is_finished
+from interp.folders import check_out
 
 
 def add_parser(subparsers) -> None:
@@ -29,8 +34,6 @@ def add_parser(subparsers) -> None:
 
 
 def print_plan(spec, file=None) -> None:
-    from interp.experiments.runner import is_finished
-
     file = file or sys.stdout
     runs = spec.runs()
     done = [is_finished(spec.out, run) for run in runs]
@@ -39,35 +42,7 @@ def print_plan(spec, file=None) -> None:
         print(f"  [{'x' if finished else ' '}] runs/{run.folder}", file=file)
 
 
-def print_experiment_summary(summary, file=None) -> None:
-    """One block per run: the CausalGym method table, or SyntaxGym accuracy per suite."""
-    import pandas as pd
-
-    from interp.commands.causalgym import print_summary
-
-    file = file or sys.stdout
-    if summary.empty:
-        print("(no finished runs yet)", file=file)
-        return
-    keys = ["evaluation", "model", "revision", "seed"]
-    for values, rows in summary.groupby(keys, sort=False, dropna=False):
-        label = ", ".join(f"{k} {v}" for k, v in zip(keys, values) if not pd.isna(v))
-        print(f"\n{label}", file=file)
-        if (rows.evaluator == "causalgym").all():
-            print_summary(rows, file=file)
-        else:
-            overall = rows[rows.prediction.astype(str) == "all"][["suite", "value", "n"]]
-            print(overall.rename(columns={"value": "accuracy"}).to_string(index=False,
-                                                                          float_format=lambda v: f"{v:.3f}"),
-                  file=file)
-
-
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from interp.experiments import Experiment, run_experiment
-    from interp.folders import check_out
-
     spec = Experiment.from_toml(args.spec, out=args.out)  # every bad key or value fails here, before any load
     if not args.figures:
         spec = replace(spec, figures=False)

@@ -16,14 +16,19 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from pathlib import Path
 
 from interp.commands import types
 from interp.commands.common import add_model_arguments, add_out_arguments, check_out, load_model
+from interp.commands.types import finite_floats
+from interp.errors import InputError
+from interp.eval.causal_efficacy import parse_layers
+from interp.eval.steering import DEFAULT_COEFFICIENTS, DEFAULT_LAYERS, steering_sweep
+from interp.io import run_metadata
+from interp.suites.steering import load_contrast
 
 
 def add_parser(subparsers) -> None:
-    from interp.eval.steering import DEFAULT_COEFFICIENTS, DEFAULT_LAYERS
-
     parser = subparsers.add_parser("steer", help="steering sweep: behaviour and fluency per coefficient")
     add_out_arguments(parser)
     parser.add_argument("--contrast", default="builtin:sentiment",
@@ -54,11 +59,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from interp.eval.causal_efficacy import parse_layers
-    from interp.eval.steering import steering_sweep
-    from interp.io import run_metadata
-    from interp.suites.steering import load_contrast
-
     contrast = load_contrast(args.contrast)  # a bad file fails before the model loads
     coefficients = parse_coefficients(args.coefficients)
     prompts = read_prompts(args.prompts) if args.prompts else None
@@ -85,15 +85,9 @@ def run(args: argparse.Namespace) -> int:
 
 def parse_coefficients(text: str) -> list[float]:
     """``"-2,-1,0,1,2"`` -> ``[-2.0, -1.0, 0.0, 1.0, 2.0]``.
-
     >>> parse_coefficients("-4, 0,4")
     [-4.0, 0.0, 4.0]
     """
-    import argparse
-
-    from interp.commands.types import finite_floats
-    from interp.errors import InputError
-
     try:
         return finite_floats(text)
     except argparse.ArgumentTypeError:
@@ -102,10 +96,6 @@ def parse_coefficients(text: str) -> list[float]:
 
 
 def read_prompts(path: str) -> list[str]:
-    from pathlib import Path
-
-    from interp.errors import InputError
-
     try:
         lines = Path(path).expanduser().read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:

@@ -10,6 +10,9 @@ import argparse
 
 import pandas as pd
 
+from interp.suites import causalgym, syntaxgym
+from interp.suites.builtins import builtin_names
+
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("suites", help="list the built-in suites with one example each")
@@ -19,9 +22,6 @@ def add_parser(subparsers) -> None:
 
 def builtin_table(kind: str = "all") -> pd.DataFrame:
     """One row per built-in task or suite: kind, file, name, types or conditions, example."""
-    from interp.suites import causalgym, syntaxgym
-    from interp.suites.builtins import builtin_names
-
     rows = []
     if kind in ("templates", "all"):
         for file in builtin_names("templates"):

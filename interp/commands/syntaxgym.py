@@ -16,6 +16,9 @@ import sys
 
 from interp.commands import types
 from interp.commands.common import add_model_arguments, add_out_arguments, check_out, load_model
+from interp.eval.syntaxgym import syntaxgym
+from interp.io import run_metadata
+from interp.suites.syntaxgym import load_all
 
 
 def add_parser(subparsers) -> None:
@@ -31,10 +34,6 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from interp.eval.syntaxgym import syntaxgym
-    from interp.io import run_metadata
-    from interp.suites.syntaxgym import load_all
-
     suites = [suite for path in args.suites for suite in load_all(path)]  # fail on bad files before loading
     claim = check_out(args)
     hm = load_model(args)

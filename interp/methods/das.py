@@ -49,9 +49,9 @@ from interp.graph.packing import Packing, base_state, packed_last_logits
 from interp.graph.resume import resume_support, warn_slow_path
 from interp.graph.sites import parse_site
 from interp.interventions import DAS
-from interp.methods.packed import PackedInterchange
+from interp.interventions.positions import Slots
 from interp.methods.pairs import PairData, _rows
-from interp.methods.rows import RowInterchange, last_logprobs, prefix_site
+from interp.methods.rows import interchanges, last_logprobs, prefix_site
 
 
 @dataclass
@@ -178,8 +178,9 @@ def _packed_forward(hm, data: PairData, site: str, start_site: str) -> RowForwar
 
     def forward(rows: Tensor, index: Tensor, source: Tensor, basis: Tensor) -> Tensor:
         packing = Packing(data.base, rows, index)
-        edit = PackedInterchange(site, packing, source, basis)
-        return packed_last_logits(hm, state, packing, [edit], grad=True).float().log_softmax(-1)
+        slots = Slots(torch.zeros_like(packing.first), packing.first)  # each row's start token, end to end
+        edits = interchanges(hm, site, slots, source, basis)
+        return packed_last_logits(hm, state, packing, edits, grad=True).float().log_softmax(-1)
 
     return forward
 
@@ -191,7 +192,8 @@ def _resumed_forward(hm, data: PairData, site: str, start_site: str | None) -> R
     def forward(rows: Tensor, index: Tensor, source: Tensor, basis: Tensor) -> Tensor:
         sub = _rows(data.base, rows)
         start = None if base_prefix is None else (start_site, base_prefix[rows, :sub.width])
-        return last_logprobs(hm, sub, [RowInterchange(site, index, source, basis)], start=start, grad=True)
+        edits = interchanges(hm, site, Slots(torch.arange(len(index)), index), source, basis)
+        return last_logprobs(hm, sub, edits, start=start, grad=True)
 
     return forward
 
