@@ -138,8 +138,7 @@ def test_packed_rows_equal_full_intervened_runs(tiny_hm, padding_side):
     """Each packed row (only its tokens from the edit on, the base's keys/values before) gives the
     logits of the full intervened run of its example, on every family and either padding."""
     from interp.graph.packing import Packing, base_state, packed_last_logits
-    from interp.methods.packed import PackedInterchange
-    from interp.methods.rows import RowInterchange
+    from interp.interventions.positions import Slots
 
     hm = tiny_hm
     batch = hm.tokenize(["The key to the cabinets", "A dog", "The dogs near the old house"], padding_side)
@@ -152,9 +151,11 @@ def test_packed_rows_equal_full_intervened_runs(tiny_hm, padding_side):
         packing = Packing(batch, examples, starts)
         assert packing.tokens == int((batch.last_index[examples] - starts + 1).sum())
         state = base_state(hm, batch, layer=1)
-        packed = packed_last_logits(hm, state, packing, [PackedInterchange(site, packing, source, basis)])
+        packed_slots = Slots(torch.zeros_like(packing.first), packing.first)  # rows end to end in one sequence
+        packed = packed_last_logits(hm, state, packing, [Subspace(site, basis, source, packed_slots).bind(hm)])
         rows = hm.tokenize([batch.texts[i] for i in examples.tolist()], padding_side)
-        full = hm.run(rows, interventions=[RowInterchange(site, starts, source, basis)]).last_logits
+        full_slots = Slots(torch.arange(len(examples)), starts)
+        full = hm.run(rows, interventions=[Subspace(site, basis, source, full_slots)]).last_logits
         torch.testing.assert_close(packed, full, atol=1e-5, rtol=1e-5)
         assert not torch.allclose(full, hm.run(rows).last_logits, atol=1e-3)  # the edit did something
 

@@ -48,6 +48,7 @@ from interp.errors import InputError
 from interp.eval.finite import check_finite
 from interp.eval.head_attribution import HeadAttribution, head_attribution
 from interp.graph.generation import generate
+from interp.interventions.scale_heads import ScaleHeads
 from interp.stats import wilson_interval
 from interp.suites.recall import ANSWERS, RecallItem, RecallSuite, split
 
@@ -179,20 +180,6 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).astype({"layer": "Int64", "head": "Int64"})
 
 
-class _RowScaledHeads:
-    """``ScaleHeads("z.L", {head: f})`` with one factor per batch row: a sweep's factors stacked
-    along the batch (rows ``prompt × factor``), so one generation serves every factor."""
-
-    def __init__(self, layer: int, heads: list[int], row_factors: Tensor):
-        self.site, self.heads, self.row_factors = f"z.{layer}", heads, row_factors
-
-    def __call__(self, act: Tensor, ctx) -> Tensor:  # act: [batch, pos, head, d_head]
-        factors = self.row_factors.to(act.device, act.dtype)[:, None, None, None]
-        scaled = act.clone()
-        scaled[:, :, self.heads] = act[:, :, self.heads] * factors
-        return scaled
-
-
 class _PromptLogits:
     """Reads (never writes) the logits of the prompt's last token at the first generation step."""
 
@@ -218,7 +205,8 @@ def _answers(hm, suite: RecallSuite, items: Sequence[RecallItem], group: Sequenc
     answers: dict[float, list[tuple[str, str, float]]] = {factor: [] for factor in factors}
     for chunk in _chunks(rows, batch_size):
         row_factors = torch.tensor([factor for factor, _ in chunk])
-        scalings = [_RowScaledHeads(layer, heads, row_factors) for layer, heads in sorted(by_layer.items())]
+        scalings = [ScaleHeads(f"z.{layer}", heads, factor=row_factors)  # one factor per row (prompt × factor)
+                    for layer, heads in sorted(by_layer.items())]
         logits = _PromptLogits()
         generation = generate(hm, [item.prompt for _, item in chunk], interventions=[*scalings, logits],
                               max_new_tokens=max_new_tokens, where="all")

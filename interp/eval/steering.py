@@ -53,6 +53,7 @@ from torch import Tensor
 from interp.errors import InputError
 from interp.eval.finite import check_finite
 from interp.graph.inputs import Batch
+from interp.interventions.steer import Steer
 from interp.stats import Z_95, wilson_interval
 from interp.suites.steering import ContrastSet, load_contrast
 
@@ -79,8 +80,6 @@ class SteeringVector:
 
     def steer(self, coefficient: float = 1.0, positions=None):
         """The :class:`~interp.interventions.Steer` that adds ``coefficient`` units at ``positions``."""
-        from interp.interventions.steer import Steer
-
         return Steer(self.site, self.vector(1.0), alpha=coefficient, positions=positions)
 
 
@@ -187,17 +186,6 @@ class _CallableBehaviour:
 
 
 # ----------------------------------------------------------------------------- generation
-class _RowSteer:
-    """Adds ``vectors[row]`` to every position of row ``row`` (one coefficient per batch row)."""
-
-    def __init__(self, site: str, vectors: Tensor):
-        self.site, self.vectors = site, vectors
-
-    def __call__(self, act: Tensor, ctx) -> Tensor:
-        vectors = self.vectors.to(act.device, act.dtype)
-        return act + vectors.reshape(vectors.shape[0], 1, *act.shape[2:])
-
-
 def steered_generate(hm, prompts: Batch | Sequence[str], vector: SteeringVector, coefficients: Sequence[float], *,
                      max_new_tokens: int = 20, where: str = "all", **generate_kwargs):
     """Generate from every row of ``prompts`` with its own coefficient (``coefficients[i]`` units of ``vector``
@@ -213,10 +201,9 @@ def steered_generate(hm, prompts: Batch | Sequence[str], vector: SteeringVector,
     batch = hm.tokenize(prompts, padding_side="left")
     if len(coefficients) != batch.size:
         raise InputError(f"{len(coefficients)} coefficients for {batch.size} prompts: give one per prompt")
-    alphas = torch.tensor([float(c) for c in coefficients], dtype=torch.float32)
-    rows = alphas.reshape(-1, *[1] * vector.direction.ndim) * vector.vector(1.0).float()[None]
-    return hm.generate(batch, interventions=[_RowSteer(vector.site, rows)], max_new_tokens=max_new_tokens,
-                       where=where, **generate_kwargs)
+    alphas = torch.tensor([float(c) for c in coefficients], dtype=torch.float32)  # one per prompt (batch row)
+    steer = Steer(vector.site, vector.vector(1.0).float(), alpha=alphas)  # every position, prompt and new tokens
+    return hm.generate(batch, interventions=[steer], max_new_tokens=max_new_tokens, where=where, **generate_kwargs)
 
 
 def _rows(batch: Batch, index: Sequence[int]) -> Batch:

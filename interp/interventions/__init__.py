@@ -11,6 +11,8 @@
 
 Each is an ``nn.Module`` with a small config: ``save(folder)`` writes JSON + safetensors,
 :func:`load` reads it back without unpickling. Several interventions apply in graph order.
+Per-row parameters with :class:`Slots` give every row of one forward its own edit
+(see :mod:`interp.interventions.base`).
 Sweeps over layers × positions: :func:`patch_sweep`; its first-order estimate:
 :func:`attribution_patch` (its top-k checked by :func:`verify_top_k`); steering while generating: :func:`generate`.
 """
@@ -22,6 +24,7 @@ from interp.interventions.base import Intervention
 from interp.interventions.das import DAS, BoundlessDAS
 from interp.interventions.function import Apply
 from interp.interventions.patch import Patch
+from interp.interventions.positions import Slots
 from interp.interventions.saving import load
 from interp.interventions.scale_heads import ScaleHeads
 from interp.interventions.source import Source
@@ -31,7 +34,7 @@ from interp.interventions.sweep import SweepResult, patch_sweep, serial_patch_sw
 from interp.interventions.verify import verify_top_k
 
 __all__ = [
-    "DAS", "Ablate", "Apply", "BoundlessDAS", "Generation", "Intervention", "Patch", "ScaleHeads", "Source", "Steer",
-    "Subspace", "SweepResult", "attribution_patch", "generate", "load", "patch_sweep", "serial_patch_sweep",
+    "DAS", "Ablate", "Apply", "BoundlessDAS", "Generation", "Intervention", "Patch", "ScaleHeads", "Slots", "Source",
+    "Steer", "Subspace", "SweepResult", "attribution_patch", "generate", "load", "patch_sweep", "serial_patch_sweep",
     "spearman", "verify_top_k",
 ]

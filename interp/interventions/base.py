@@ -22,6 +22,28 @@ Steer(site='resid_post.0', positions='last', alpha=2.0, vector=[64])
 the model it last ran on, if any); a loaded intervention then refuses a model of another family
 or shape (:mod:`interp.interventions.identity`). Non-finite values (a NaN or inf vector,
 coefficient, factor, basis or source activation) are an :class:`InputError` before the forward.
+
+**Per row.** Parameters whose first dim is ``R`` go one to each row: a source value per row
+(``Patch``/``Subspace``/``DAS`` ``source [R, ...]``), a basis per row (``Subspace`` ``[R, d, k]``),
+a coefficient per row (``Steer`` ``alpha [R]``), a factor per row (``ScaleHeads`` ``factor [R]``).
+Rows are the batch's examples, or explicit slots: ``positions=Slots(batch=[R], token=[R],
+head=[R] or None)`` (:class:`~interp.interventions.positions.Slots`, absolute token indices), which
+``bind`` takes instead of resolving positions, with ``batch`` optional. A packed forward that puts
+``R`` rows end to end in one sequence writes ``Slots(batch=zeros(R), token=first)``. ``edit`` then
+sees ``[R, 1, (heads,) ...]``; each row equals its own single-row run:
+
+>>> hm = interp.models.tiny("gpt2")
+>>> base = ["The key to the cabinets", "The dog near the houses"]
+>>> rows = Steer("resid_post.0", torch.ones(64), alpha=torch.tensor([0.0, 3.0]), positions="last")
+>>> both = hm.run(base, interventions=[rows]).last_logits
+>>> alone = hm.run(base[1:], interventions=[rows.using(alpha=3.0)]).last_logits
+>>> torch.allclose(both[1], alone[0], atol=1e-5), torch.allclose(both[0], hm.run(base[0]).last_logits[0], atol=1e-5)
+(True, True)
+>>> from interp.interventions import Slots, Subspace
+>>> slots = Slots(batch=torch.tensor([0, 1]), token=torch.tensor([1, 3]))      # row r: example b_r, token t_r
+>>> basis = torch.linalg.qr(torch.randn(2, 64, 4)).Q                           # [R, d, k]: a subspace per row
+>>> Subspace("resid_pre.1", basis, source=torch.randn(2, 64), positions=slots)  # source: [R, d], one per row
+Subspace(site='resid_pre.1', positions=Slots[2], basis=[2, 64, 4], source=rows[2, 64])
 """
 
 from __future__ import annotations
@@ -77,33 +99,49 @@ class Intervention(nn.Module):
         raise NotImplementedError
 
     # ---------------------------------------------------------------- binding
-    def bind(self, hm, batch: Batch, *, positions: Any = "default"):
+    def bind(self, hm, batch: Batch | None = None, *, positions: Any = "default"):
         """Resolve positions, gather sources and validate; return the handler ``hm.run`` calls.
 
         ``positions`` overrides the base positions (generation binds new tokens with ``None``).
+        With :class:`Slots` positions ``batch`` may be None (e.g. a packed forward, whose rows lie end
+        to end in one sequence). The handler carries ``.site``: it can go to ``hm.hooks`` directly.
         """
-        if batch is None:
-            raise InputError(f"{type(self).__name__} needs tokenised inputs to resolve positions")
         spec = self.positions if isinstance(positions, str) and positions == "default" else positions
+        slots = isinstance(spec, P.Slots)
+        if batch is None and not slots:
+            raise InputError(f"{type(self).__name__} needs tokenised inputs to resolve positions")
         I.check(self.model_identity, hm, self.label)
         self.check_finite()
         idx = P.resolve(spec, batch)
-        heads = self.check_heads(hm)
+        if slots and batch is not None:
+            spec.check(batch.size, batch.width, self.label)
+        heads = self.check_heads(hm, idx)
         prepared = self.prepare(hm, batch, idx)
-        prepared["batch_size"] = batch.size
+        size = None if batch is None else batch.size
         self._ran_on.clear()
         self._ran_on.update(I.identity_of(hm))
 
         def handler(act: Tensor, ctx) -> Tensor:
-            if act.shape[0] != prepared["batch_size"]:
+            if size is not None and act.shape[0] != size:
                 raise InputError(
                     f"{self.site}: the activation has batch {act.shape[0]}, but this intervention was "
-                    f"bound to a batch of {prepared['batch_size']}"
+                    f"bound to a batch of {size}"
                 )
             selected = P.select(act, idx, heads)
             return P.place(act, idx, heads, self.edit(selected, prepared))
 
+        handler.site = self.site
         return handler
+
+    def rows(self, batch: Batch | None, idx: Tensor | P.Slots | None) -> int:
+        """How many rows per-row parameters must have: the slots, or else the batch's examples."""
+        return len(idx) if isinstance(idx, P.Slots) else batch.size
+
+    def check_rows(self, name: str, value: Tensor, rows: int) -> None:
+        """A per-row parameter (first dim ``R``) has one entry per row."""
+        if value.shape[0] != rows:
+            raise InputError(f"{self.label}: {name} has {value.shape[0]} rows (first dim), but the intervention "
+                             f"acts on {rows} rows (its Slots, or else the batch's examples)")
 
     @property
     def label(self) -> str:
@@ -122,27 +160,33 @@ class Intervention(nn.Module):
             if isinstance(value, float) or isinstance(value, list) and any(isinstance(v, float) for v in value):
                 check_finite(self.label, name, value)
 
-    def check_heads(self, hm) -> Tensor | None:
-        if self.heads is None:
+    def check_heads(self, hm, idx: Tensor | P.Slots | None = None) -> Tensor | None:
+        """The chosen heads as a tensor (None: all); also checks a head per row given in :class:`Slots`."""
+        slot_heads = idx.head if isinstance(idx, P.Slots) else None
+        if self.heads is None and slot_heads is None:
             return None
         kind = parse_site(self.site).kind
         if kind not in HEAD_KINDS:
             raise SiteError(f"heads=... needs a per-head site (q, k, v or z), not {self.site!r}")
+        if slot_heads is not None and self.heads is not None:
+            raise InputError(f"{self.label}: give heads in heads=... or one per row in Slots(head=...), not both")
+        chosen = self.heads if slot_heads is None else sorted(set(slot_heads.tolist()))
         shape = site_shape(hm, self.site)
         n = shape[0] if shape else None
         if n is not None:
-            bad = [h for h in self.heads if not 0 <= h < n]
+            bad = [h for h in chosen if not 0 <= h < n]
             if bad:
                 what = "key/value heads" if kind in ("k", "v") and n != hm.n_heads else "heads"
                 raise InputError(f"head index {bad} out of range: {self.site} has {n} {what} (0..{n - 1})")
-        return torch.tensor(self.heads, dtype=torch.long)
+        return None if slot_heads is not None else torch.tensor(self.heads, dtype=torch.long)
 
-    def slot_shape(self, hm) -> tuple[int, ...] | None:
-        """Trailing dims of one selected slot (one head's width if heads are chosen)."""
+    def slot_shape(self, hm, idx: Tensor | P.Slots | None = None) -> tuple[int, ...] | None:
+        """Trailing dims of one selected slot (one head's width if heads, or heads per row, are chosen)."""
         shape = site_shape(hm, self.site)
         if shape is None:
             return None
-        return shape[1:] if self.heads is not None else shape
+        per_head = self.heads is not None or isinstance(idx, P.Slots) and idx.head is not None
+        return shape[1:] if per_head else shape
 
     def using(self, **changes) -> Intervention:
         """A shallow copy with some fields changed; parameters stay shared (handy in training loops)."""
@@ -158,7 +202,8 @@ class Intervention(nn.Module):
         out = {"type": type(self).__name__, "format": FORMAT_VERSION}
         for name in self.fields:
             value = getattr(self, name)
-            out[name] = P.encode(value) if name.endswith("positions") else value
+            out[name] = P.encode(value) if name.endswith("positions") else value.tolist() \
+                if isinstance(value, Tensor) else value
         if self.model_identity is not None:
             out["model"] = self.model_identity
         return out
@@ -217,9 +262,11 @@ class Intervention(nn.Module):
         parts = []
         for name in self.fields:
             value = getattr(self, name)
-            if name != "site" and (value is None or value == [] and name == "heads"):
+            if name != "site" and (value is None or name == "heads" and value == []):
                 continue
-            parts.append(f"{name}={P.describe(value) if name.endswith('positions') else repr(value)}")
+            shown = P.describe(value) if name.endswith("positions") else f"tensor{list(value.shape)}" \
+                if isinstance(value, Tensor) else repr(value)
+            parts.append(f"{name}={shown}")
         tensors = {**self._parameters, **self._buffers}
         tensors.update({name: getattr(module, "weight", None) for name, module in self._modules.items()})
         parts += [f"{name}={list(t.shape)}" for name, t in tensors.items() if isinstance(t, Tensor)]
@@ -244,6 +291,13 @@ def _heads_list(heads: Any, owner: str = "heads") -> list[int] | None:
     if not out:
         raise InputError("heads=[] selects nothing; pass None for all heads")
     return out
+
+
+def per_row(value: Tensor, selected: Tensor) -> Tensor:
+    """A per-row parameter ``[R, *rest]`` shaped to broadcast over ``selected`` ``[R, k, (heads,) ..., *rest]``
+    (row ``r`` of the value meets row ``r`` of the selection), on its device and dtype."""
+    value = value.to(selected.device, selected.dtype)
+    return value.reshape(value.shape[0], *[1] * (selected.ndim - value.ndim), *value.shape[1:])
 
 
 def check_width(name: str, tensor: Tensor, expected: tuple[int, ...] | None, site: str) -> None:

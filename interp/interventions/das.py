@@ -48,7 +48,7 @@ class _Learned(Interchange):
         self.dim = dim
 
     def prepare(self, hm, batch: Batch, idx: Tensor | None) -> dict:
-        width = (self.slot_shape(hm) or (self.dim,))[-1]
+        width = (self.slot_shape(hm, idx) or (self.dim,))[-1]
         if width != self.dim:
             raise InputError(f"{type(self).__name__} has dim={self.dim}, but {self.site} has width {width}")
         return {"values": self.source_values(hm, batch, idx)}

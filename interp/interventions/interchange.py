@@ -8,6 +8,10 @@ patch read one site of the source and write another of the same width.
 Source values are checked when the intervention is bound, at the positions it reads: a NaN or inf
 there is an :class:`InputError` naming the intervention (NaN at padding that is never read, as
 some models leave in caches, is no error).
+
+Per row: with :class:`~interp.interventions.positions.Slots` positions, a tensor ``source``
+``[R, ...]`` is the value each row writes (the width of one selected slot), e.g. a packed forward's
+rows; any other source is read at ``source_positions`` (Slots too; default: the same slots).
 """
 
 from __future__ import annotations
@@ -39,19 +43,27 @@ class Interchange(Intervention):
         super().__init__(site, positions, heads)
         self.source_site = source_site
         self.source_positions = source_positions
-        self.source = Source.of(source, source_site or site)
+        self.source = self._source_of(source)
+
+    def _source_of(self, source: Any) -> Source | None:
+        if isinstance(self.positions, P.Slots) and self.source_positions is None and isinstance(source, Tensor) \
+                and source.is_floating_point():
+            return Source.rows(source)  # one value per row
+        return Source.of(source, self.source_site or self.site)
 
     def using(self, **changes) -> Intervention:
         source = changes.pop("source", None)
         clone = super().using(**changes)
         if source is not None:
-            clone.source = Source.of(source, clone.source_site or clone.site)
+            clone.source = clone._source_of(source)
         return clone
 
     def source_values(self, hm, batch: Batch, idx: Tensor | None) -> Tensor:
         """Source activations at the source positions, ``[batch, k, (heads,) ...]``, validated."""
         if self.source is None:
             raise InputError(f"{type(self).__name__} at {self.site} has no source: pass source=...")
+        if isinstance(idx, P.Slots):
+            return self.slot_values(hm, idx)
         read_site = self.source_site or self.site
         source = self.source.materialise(hm, read_site)
         spec = self.source_positions if self.source_positions is not None else self.positions
@@ -66,6 +78,26 @@ class Interchange(Intervention):
             )
         heads = self.check_heads(hm)
         return values if heads is None else values[:, :, heads.to(values.device)]
+
+    def slot_values(self, hm, slots: P.Slots) -> Tensor:
+        """One source value per slot, ``[R, 1, (heads,) ...]``, validated."""
+        heads = self.check_heads(hm, slots)
+        spec = self.source_positions
+        if self.source.per_row:
+            values = self.source.acts  # [R, *slot]
+            self.check_rows("the source (one value per row)", values, len(slots))
+            values = values[:, None] if slots.head is None else values[:, None, None]
+        else:
+            spec = slots if spec is None else spec
+            if not isinstance(spec, P.Slots) or len(spec) != len(slots):
+                raise InputError(f"{self.label}: with Slots positions the source is one value per row [R, ...], or "
+                                 f"is read at source_positions=Slots(...) of as many rows ({len(slots)})")
+            acts = self.source.materialise(hm, self.source_site or self.site).acts
+            spec.check(acts.shape[0], acts.shape[1], f"{self.label}, the source")
+            values = P.select(acts, spec, heads)
+        check_finite(self.label, "the source activation at the patched slots", values)
+        check_width(f"{self.site}: the source value per row", values, self.slot_shape(hm, slots), self.site)
+        return values
 
     def full_shape(self, hm) -> tuple[int, ...] | None:
         from interp.interventions.base import site_shape

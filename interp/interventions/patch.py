@@ -15,7 +15,9 @@ position 1 of example 0 and position 4 of example 1 (one list per example).
 Patch(site='resid_post.0', positions=[1], source=cache[1, 7, 64])
 
 ``source`` is a cache or RunOutput from an earlier run, an activation tensor
-``[batch, pos, ...]`` for the site, or inputs (text, token ids) that are run first.
+``[batch, pos, ...]`` for the site, or inputs (text, token ids) that are run first. With
+``positions=Slots(...)`` (:class:`~interp.interventions.positions.Slots`), a tensor ``source``
+``[R, ...]`` is the value each row writes.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from torch import Tensor
 
 from interp.graph.inputs import Batch
 from interp.interventions.interchange import Interchange
+from interp.interventions.subspace import interchange
 
 
 class Patch(Interchange):
@@ -33,4 +36,4 @@ class Patch(Interchange):
         return {"values": self.source_values(hm, batch, idx)}
 
     def edit(self, selected: Tensor, prepared: dict) -> Tensor:
-        return prepared["values"].to(selected.device)
+        return interchange(selected, prepared["values"], None)  # the whole source value

@@ -31,6 +31,14 @@ class Source:
     acts: Tensor | None = None  # [batch_src, pos_src, ...]
     mask: Tensor | None = None  # [batch_src, pos_src]; None = every position is a real token
     inputs: Any = None  # text(s) or a Batch, run at bind time
+    per_row: bool = False  # acts are one value per row [R, ...] (for Slots positions), not [batch, pos, ...]
+
+    @classmethod
+    def rows(cls, values: Tensor) -> Source:
+        """One value per row ``[R, ...]`` (kept as given: no copy)."""
+        if values.ndim < 2:
+            raise InputError(f"a source value per row must be [rows, ...]; got shape {list(values.shape)}")
+        return cls(values, per_row=True)
 
     @classmethod
     def of(cls, source: Any, site: str) -> Source | None:
@@ -100,7 +108,7 @@ class Source:
 
     def config(self) -> Any:
         if self.acts is not None:
-            return "tensors"
+            return "rows" if self.per_row else "tensors"
         if isinstance(self.inputs, Batch):
             batch = self.inputs
             return {"input_ids": batch.input_ids.tolist(), "attention_mask": batch.attention_mask.tolist()}
@@ -112,8 +120,8 @@ class Source:
     def from_saved(cls, config: Any, tensors: dict[str, Tensor]) -> Source | None:
         if config is None:
             return None
-        if config == "tensors":
-            return cls(tensors.pop("source_acts"), tensors.pop("source_mask", None))
+        if config in ("tensors", "rows"):
+            return cls(tensors.pop("source_acts"), tensors.pop("source_mask", None), per_row=config == "rows")
         if isinstance(config, dict):
             ids = torch.tensor(config["input_ids"])
             mask = torch.tensor(config.get("attention_mask", torch.ones_like(ids).tolist()))
@@ -122,7 +130,7 @@ class Source:
 
     def __repr__(self) -> str:
         if self.acts is not None:
-            return f"cache{list(self.acts.shape)}"
+            return f"{'rows' if self.per_row else 'cache'}{list(self.acts.shape)}"
         return repr(self.inputs)
 
 

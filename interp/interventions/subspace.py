@@ -2,7 +2,8 @@
 
 ``h <- h - B Bᵀ h + B Bᵀ h_src`` (= ``h + B Bᵀ (h_src - h)``; written this way a full identity
 basis gives ``h_src`` and an empty one gives ``h``, bit for bit). With ``k = 1`` and a unit
-vector this is the CausalGym one-dimensional interchange.
+vector this is the CausalGym one-dimensional interchange. :func:`interchange` is this maths for
+every caller (``Patch``, ``Subspace``, ``DAS``, DAS training and scoring, the sweeps).
 
 >>> import torch, interp
 >>> from interp.interventions import Subspace
@@ -11,6 +12,10 @@ vector this is the CausalGym one-dimensional interchange.
 >>> sub = Subspace("resid_post.0", direction, source="The keys to the cabinet", positions="last")
 >>> sub.k
 1
+
+A basis per row ``[R, d, k]`` gives each row (each :class:`~interp.interventions.positions.Slots`
+row, or else each batch example) its own subspace. A basis that requires grad (e.g. stacked
+``DAS.basis`` tensors) stays in the autograd graph, so a per-row Subspace trains them.
 """
 
 from __future__ import annotations
@@ -27,14 +32,25 @@ from interp.interventions.base import check_finite, check_real
 from interp.interventions.interchange import Interchange
 
 
-def interchange(base: Tensor, source: Tensor, basis: Tensor) -> Tensor:
-    """``base - B Bᵀ base + B Bᵀ source`` along the last dim; ``basis`` is ``[d, k]``."""
+def interchange(base: Tensor, source: Tensor, basis: Tensor | None) -> Tensor:
+    """``base - B Bᵀ base + B Bᵀ source`` along the last dim; the whole ``source`` where ``basis`` is None.
+
+    ``basis``: ``[d, k]`` for every row, or ``[R, d, k]``, row ``r`` of ``base``/``source``
+    (``[R, ..., d]``) with its own.
+    """
+    if basis is None:
+        return source.to(base.device)
     basis = basis.to(base.dtype).to(base.device)
-    return base - (base @ basis) @ basis.T + (source @ basis) @ basis.T
+    if basis.ndim == 2:
+        return base - (base @ basis) @ basis.T + (source @ basis) @ basis.T
+    down = lambda x: torch.einsum("r...d,rdk->r...k", x, basis)  # noqa: E731
+    up = lambda c: torch.einsum("r...k,rdk->r...d", c, basis)  # noqa: E731
+    return base - up(down(base)) + up(down(source))
 
 
 class Subspace(Interchange):
-    """Interchange inside the span of ``basis`` (``[d]`` or ``[d, k]``, orthonormal columns)."""
+    """Interchange inside the span of ``basis`` (``[d]``, ``[d, k]`` or one per row ``[R, d, k]``, orthonormal
+    columns)."""
 
     tensor_fields = ("basis",)
 
@@ -51,32 +67,36 @@ class Subspace(Interchange):
     ):
         super().__init__(site, source, positions, source_positions=source_positions, heads=heads,
                          source_site=source_site)
-        basis = check_real("the basis", torch.as_tensor(basis).detach()).contiguous()
+        basis = torch.as_tensor(basis)
+        basis = check_real("the basis", basis if basis.requires_grad else basis.detach()).contiguous()
         check_finite(self.label, "the basis", basis)
         if basis.ndim == 1:
             basis = basis[:, None]
-        if basis.ndim != 2:
-            raise InputError(f"basis must be [d] or [d, k]; got shape {list(basis.shape)}")
-        if basis.shape[1]:
-            gram = basis.T.double() @ basis.double()
-            if not torch.allclose(gram, torch.eye(basis.shape[1], dtype=torch.float64), atol=1e-4):
+        if basis.ndim not in (2, 3):
+            raise InputError(f"basis must be [d], [d, k] or one per row [R, d, k]; got shape {list(basis.shape)}")
+        if basis.shape[-1]:
+            plain = basis.detach().double()
+            gram = plain.transpose(-1, -2) @ plain
+            if not torch.allclose(gram, torch.eye(basis.shape[-1], dtype=torch.float64), atol=1e-4):
                 raise InputError(
-                    f"the {basis.shape[1]} basis vectors must be orthonormal (BᵀB = I); "
+                    f"the {basis.shape[-1]} basis vectors must be orthonormal (BᵀB = I); "
                     "orthonormalise them first, e.g. torch.linalg.qr(B).Q"
                 )
         self.basis = basis
 
     @property
     def k(self) -> int:
-        return self.basis.shape[1]
+        return self.basis.shape[-1]
 
-    def prepare(self, hm, batch: Batch, idx: Tensor | None) -> dict:
+    def prepare(self, hm, batch: Batch | None, idx: Tensor | P.Slots | None) -> dict:
         values = self.source_values(hm, batch, idx)
-        if values.shape[-1] != self.basis.shape[0]:
+        if values.shape[-1] != self.basis.shape[-2]:
             raise InputError(
-                f"basis has width {self.basis.shape[0]}, but {self.site} activations have width "
+                f"basis has width {self.basis.shape[-2]}, but {self.site} activations have width "
                 f"{values.shape[-1]}"
             )
+        if self.basis.ndim == 3:
+            self.check_rows("the basis (one per row)", self.basis, self.rows(batch, idx))
         return {"values": values}
 
     def edit(self, selected: Tensor, prepared: dict) -> Tensor:

@@ -64,6 +64,7 @@ from interp.graph.positions import integer_index, resolve_positions
 from interp.graph.resume import resume_rows, resume_support, warn_slow_path
 from interp.interventions.base import HEAD_KINDS, site_shape
 from interp.interventions.patch import Patch
+from interp.interventions.positions import Slots
 
 Metric = Callable[[Tensor], Tensor]  # last logits [..., vocab] -> [...] (or [..., m])
 
@@ -190,7 +191,7 @@ def _heads_of(hm, kind: str, per_head: bool | Sequence[int]) -> list[int] | None
 
 
 @dataclass
-class _Rows:
+class _Cells:
     """The rows of a sweep: row ``i`` patches ``kind.layer[i]`` of base example ``ex[i]`` at its
     token ``p[i]`` with the source's token ``q[i]`` (only head ``head[i]`` when heads are swept)."""
 
@@ -203,8 +204,8 @@ class _Rows:
     def __len__(self) -> int:
         return len(self.layer)
 
-    def take(self, idx: Tensor) -> _Rows:
-        return _Rows(self.layer[idx], self.ex[idx], self.p[idx], self.q[idx],
+    def take(self, idx: Tensor) -> _Cells:
+        return _Cells(self.layer[idx], self.ex[idx], self.p[idx], self.q[idx],
                      None if self.head is None else self.head[idx])
 
     def slot(self, positions: Tensor) -> tuple[Tensor, ...]:
@@ -212,7 +213,7 @@ class _Rows:
         return (self.ex, positions) if self.head is None else (self.ex, positions, self.head)
 
     @classmethod
-    def of_cells(cls, plan: _Plan, layer_i: Tensor, j: Tensor, head_i: Tensor | None, ex: Tensor) -> _Rows:
+    def of_cells(cls, plan: _Plan, layer_i: Tensor, j: Tensor, head_i: Tensor | None, ex: Tensor) -> _Cells:
         """Rows for cells given as indices into the plan's layers, positions and heads."""
         head = None if head_i is None else torch.tensor(plan.heads)[head_i]
         return cls(torch.tensor(plan.layers)[layer_i], ex, plan.base_idx[ex, j], plan.source_idx[ex, j], head)
@@ -230,7 +231,7 @@ def patch_sweep(
     grid = torch.meshgrid(*(torch.arange(s) for s in (len(plan.layers), len(plan.positions), n_heads, n)),
                           indexing="ij")
     layer_i, j, head_i, ex = (axis.flatten() for axis in grid)
-    rows = _Rows.of_cells(plan, layer_i, j, None if plan.heads is None else head_i, ex)
+    rows = _Cells.of_cells(plan, layer_i, j, None if plan.heads is None else head_i, ex)
     out, clean, path = _exact_values(hm, plan, rows, metric or (lambda logits: logits), max_rows)
     shape = (len(plan.layers), len(plan.positions), *([n_heads] if plan.heads is not None else []), n)
     patched = torch.stack(out).reshape(*shape, *out[0].shape)
@@ -238,7 +239,7 @@ def patch_sweep(
                        path, patched=patched)
 
 
-def _exact_values(hm, plan: _Plan, rows: _Rows, metric: Metric, max_rows: int) -> tuple[list[Tensor], Tensor, str]:
+def _exact_values(hm, plan: _Plan, rows: _Cells, metric: Metric, max_rows: int) -> tuple[list[Tensor], Tensor, str]:
     """``metric`` of the last logits of every patched row, of the clean base run, and the path that ran
     (``"kv-resume"``, or ``"full-sequence"`` with a :class:`SlowPathWarning` when the model cannot resume)."""
     kind = plan.kind
@@ -268,9 +269,10 @@ def _exact_values(hm, plan: _Plan, rows: _Rows, metric: Metric, max_rows: int) -
         patches = []
         for lay in sorted(set(part.layer.tolist())):
             sel = (part.layer == lay).nonzero().flatten()
-            mine = part.take(sel)
-            values = src[f"{kind}.{lay}"][mine.slot(mine.q)]
-            patches.append(_RowPatch(f"{kind}.{lay}", sel, mine.p - start, values, mine.head))
+            mine = part.take(sel)  # row i of the forward: its example's token p, from the source's token q
+            patch = Patch(f"{kind}.{lay}", src, Slots(sel, mine.p - start, mine.head),
+                          source_positions=Slots(mine.ex, mine.q, mine.head))
+            patches.append(patch.bind(hm))
         logits = _suffix_forward(hm, plan.base, part.ex, start, first, clean_run.cache[f"resid_pre.{first}"], kv,
                                  patches)
         scored = metric(logits)
@@ -279,7 +281,7 @@ def _exact_values(hm, plan: _Plan, rows: _Rows, metric: Metric, max_rows: int) -
     return out, clean, "kv-resume" if support.ok else "full-sequence"
 
 
-def _changed_rows(src_cache, base_cache, kind: str, rows: _Rows) -> Tensor:
+def _changed_rows(src_cache, base_cache, kind: str, rows: _Cells) -> Tensor:
     """Rows whose source value differs from the base's own value at the patched slot."""
     keep = torch.ones(len(rows), dtype=torch.bool)
     for lay in set(rows.layer.tolist()):
@@ -351,19 +353,6 @@ def _suffix_forward(hm, base: Batch, ex: Tensor, start: int, first: int, resid: 
     """Last logits ``[rows, vocab]`` of base rows ``ex`` recomputed from token ``start`` and layer ``first`` on
     (:func:`interp.graph.resume.resume_rows`; ``kv`` None: full sequences)."""
     return resume_rows(hm, base, ex, (f"resid_pre.{first}", resid), kv, start, patches)
-
-
-class _RowPatch:
-    """Write ``values[i]`` at ``(rows[i], positions[i](, heads[i]))`` of one site: each row its own patch."""
-
-    def __init__(self, site: str, rows: Tensor, positions: Tensor, values: Tensor, heads: Tensor | None = None):
-        self.site, self.rows, self.positions, self.values, self.heads = site, rows, positions, values, heads
-
-    def __call__(self, act: Tensor, ctx) -> Tensor:
-        out = act.clone()
-        index = (self.rows, self.positions) if self.heads is None else (self.rows, self.positions, self.heads)
-        out[tuple(i.to(act.device) for i in index)] = self.values.to(act.device, act.dtype)
-        return out
 
 
 def serial_patch_sweep(

@@ -27,7 +27,7 @@ import torch
 
 from interp.errors import InputError
 from interp.graph.inputs import Batch
-from interp.interventions.sweep import Metric, SweepResult, _exact_values, _plan, _Rows
+from interp.interventions.sweep import Metric, SweepResult, _Cells, _exact_values, _plan
 
 RANKINGS = ("abs", "max", "min")
 
@@ -69,7 +69,7 @@ def verify_top_k(
     ex = torch.arange(n).repeat_interleave(k)
     cell = top.flatten()
     index = torch.unravel_index(cell, grid)
-    rows = _Rows.of_cells(plan, index[0], index[1], index[2] if plan.heads is not None else None, ex)
+    rows = _Cells.of_cells(plan, index[0], index[1], index[2] if plan.heads is not None else None, ex)
     exact, clean, _ = _exact_values(hm, plan, rows, metric, max_rows)
     exact = torch.stack(exact).detach().cpu() - clean.detach().cpu()[ex]
     if exact.ndim != 1:

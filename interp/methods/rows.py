@@ -1,9 +1,10 @@
 """Row-wise interchange and the resumed forward that DAS training and scoring share.
 
-Each row of a stacked batch carries its own intervention: row ``r`` writes base token
-``index[r]`` with ``h + B_r B_rᵀ (h_src[r] − h)`` (``B_r = basis[r]``, ``[d, k]``), or with the
-whole source vector where ``full[r]`` (vanilla patching). Stacking positions (and directions)
-along the batch lets one forward serve every position of a layer.
+Each row of a stacked batch carries its own intervention: row ``r`` writes its slot (a
+:class:`~interp.interventions.positions.Slots` row) with ``h + B_r B_rᵀ (h_src[r] − h)``
+(``B_r = basis[r]``, ``[d, k]``), or with the whole source vector where ``full[r]`` (vanilla
+patching): :func:`interchanges` builds those public per-row ``Subspace``/``Patch`` interventions.
+Stacking positions (and directions) along the batch lets one forward serve every position of a layer.
 
 The forward resumes at ``resid_pre.L`` from the base run's cached activations (the frozen
 prefix is computed once), and when the model has an adapter it stops at the last residual
@@ -12,42 +13,30 @@ stream and unembeds only each row's last prompt token (the loss needs no other l
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 
 from interp.graph.inputs import Batch
 from interp.graph.sites import parse_site
+from interp.interventions.patch import Patch
+from interp.interventions.positions import Slots
+from interp.interventions.subspace import Subspace
 
 
-class RowInterchange:
-    """A plain ``hm.run`` intervention (``site`` + ``__call__(act, ctx)``) with one edit per row.
-
-    ``index [R]``: absolute token index per row; ``source [R, d]``; ``basis [R, d, k]`` or None;
-    ``full [R]`` bool (rows patched whole) or None.
-    """
-
-    def __init__(self, site: str, index: Tensor, source: Tensor, basis: Tensor | None = None,
-                 full: Tensor | None = None):
-        self.site, self.index, self.source, self.basis, self.full = site, index, source, basis, full
-
-    def __call__(self, act: Tensor, context=None) -> Tensor:
-        rows = torch.arange(act.shape[0], device=act.device)
-        index = self.index.to(act.device)
-        base = act[rows, index]  # [R, d]
-        source = self.source.to(act.device, act.dtype)
-        if self.basis is None:
-            new = source
-        else:
-            basis = self.basis.to(act.device, act.dtype)  # [R, d, k]
-            # the order of operations of interp.interventions.subspace.interchange, per row
-            down = lambda x: torch.einsum("rd,rdk->rk", x, basis)  # noqa: E731
-            up = lambda c: torch.einsum("rk,rdk->rd", c, basis)  # noqa: E731
-            new = base - up(down(base)) + up(down(source))
-            if self.full is not None:
-                new = torch.where(self.full.to(act.device)[:, None], source, new)
-        out = act.clone()
-        out[rows, index] = new
-        return out
+def interchanges(hm, site: str, slots: Slots, source: Tensor, basis: Tensor,
+                 full: Tensor | None = None) -> list[Callable]:
+    """Bound per-row edits of ``site``: row ``r`` writes its slot with ``h + B_r B_rᵀ (source[r] − h)``
+    (``basis [R, d, k]``, a :class:`Subspace` per row), or with the whole ``source[r]`` where ``full[r]``
+    (a :class:`Patch`); ``source [R, d]``. Ready for ``hm.run`` or a packed forward."""
+    if full is None:
+        return [Subspace(site, basis, source, slots).bind(hm)]
+    whole, along = full.nonzero().flatten(), (~full).nonzero().flatten()
+    edits = [Patch(site, source[whole], slots.take(whole)).bind(hm)] if len(whole) else []
+    if len(along):
+        edits.append(Subspace(site, basis[along], source[along], slots.take(along)).bind(hm))
+    return edits
 
 
 def prefix_site(hm, site: str) -> str | None:

@@ -37,9 +37,9 @@ from interp.graph.packing import Packing, base_state, packed_last_logits, token_
 from interp.graph.resume import resume_support, warn_slow_path
 from interp.graph.sites import parse_site
 from interp.interventions.base import site_shape
-from interp.methods.packed import PackedInterchange
+from interp.interventions.positions import Slots
 from interp.methods.pairs import PairData
-from interp.methods.rows import RowInterchange, last_logprobs, prefix_site
+from interp.methods.rows import interchanges, last_logprobs, prefix_site
 
 Direction = Tensor | object | None  # [d] or [d, k] tensor, a DAS/Subspace (its .basis), or None = vanilla
 
@@ -126,16 +126,18 @@ def score(hm, data: PairData, site: str, directions: Direction | Sequence[Direct
             out = []
             for part in token_chunks(data.base.last_index[i] - base_index[i, p] + 1):
                 packing = Packing(data.base, i[part], base_index[i[part], p[part]])
-                edit = PackedInterchange(site, packing, source_values[i[part], p[part]], basis[p[part]], full[p[part]])
-                out.append(packed_last_logits(hm, state, packing, [edit]).float().log_softmax(-1))
+                slots = Slots(torch.zeros_like(packing.first), packing.first)  # each row's start token
+                edits = interchanges(hm, site, slots, source_values[i[part], p[part]], basis[p[part]], full[p[part]])
+                out.append(packed_last_logits(hm, state, packing, edits).float().log_softmax(-1))
             return torch.cat(out)
     else:  # full rows, resumed at resid_pre.L when the model allows it
         prefix = hm.run(data.base, cache=[start_site], logits=False).cache[start_site] if start_site else None
 
         def last_logprobs_of(i: Tensor, p: Tensor) -> Tensor:
             batch = Batch(data.base.input_ids[i], data.base.attention_mask[i])
-            edit = RowInterchange(site, base_index[i, p], source_values[i, p], basis[p], full[p])
-            return last_logprobs(hm, batch, [edit], start=None if prefix is None else (start_site, prefix[i]))
+            slots = Slots(torch.arange(len(i)), base_index[i, p])
+            edits = interchanges(hm, site, slots, source_values[i, p], basis[p], full[p])
+            return last_logprobs(hm, batch, edits, start=None if prefix is None else (start_site, prefix[i]))
 
     rows = [(p, i) for p in range(n_pos) for i in range(n)]
     star = torch.empty(n_pos, n, 2)
