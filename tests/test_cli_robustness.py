@@ -20,8 +20,7 @@ import interp.commands.syntaxgym
 from interp.cli import main
 from interp.folders import OWNER_FILE
 
-efficacy = importlib.import_module("interp.eval.causal_efficacy")  # the module (interp.eval.causal_efficacy is
-#                                                                    the function)
+efficacy = importlib.import_module("interp.eval.causalgym.sweep")  # the module whose causal_efficacy runs the units
 
 TASK = {"agr": {
     "templates": ["The {subject} near the {object}"], "label": "subject", "result_prepend_space": True,

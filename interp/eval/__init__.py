@@ -6,12 +6,12 @@
 >>> from interp.eval import steering_sweep   # steering: behaviour and fluency per coefficient
 """
 
-from interp.eval.causal_efficacy import CausalEfficacyResult, causal_efficacy, load_directions
+from interp.eval.causal_efficacy import CausalEfficacyResult, CausalGymConfig, causal_efficacy, load_directions
 from interp.eval.head_attribution import HeadAttribution, head_attribution
 from interp.eval.recall import RecallResult, RecallScaling, recall, recall_scaling
 from interp.eval.steering import SteeringResult, steering_sweep
 from interp.eval.syntaxgym import SyntaxGymResult, syntaxgym
 
-__all__ = ["CausalEfficacyResult", "HeadAttribution", "RecallResult", "RecallScaling", "SteeringResult",
-           "SyntaxGymResult", "causal_efficacy", "head_attribution", "load_directions", "recall", "recall_scaling",
-           "steering_sweep", "syntaxgym"]
+__all__ = ["CausalEfficacyResult", "CausalGymConfig", "HeadAttribution", "RecallResult", "RecallScaling",
+           "SteeringResult", "SyntaxGymResult", "causal_efficacy", "head_attribution", "load_directions", "recall",
+           "recall_scaling", "steering_sweep", "syntaxgym"]

@@ -38,9 +38,12 @@ from typing import Any
 import pandas as pd
 
 from interp.errors import InputError
-from interp.experiments.options import executor_supported, make_executor
+from interp.eval.causal_efficacy import causal_efficacy, parse_layers
+from interp.eval.syntaxgym import syntaxgym
+from interp.experiments.options import causalgym_config, make_executor
 from interp.experiments.spec import Experiment, Run
 from interp.io import atomic_write_text, run_metadata, write_run
+from interp.suites.syntaxgym import load_all
 
 RUN_RECORD = "experiment_run.json"
 KEY_COLUMNS = ["evaluation", "evaluator", "model", "revision", "seed"]
@@ -99,8 +102,6 @@ def _load(model, revision: str | None):
 
 
 def _check_layers(hm, runs: list[Run]) -> None:
-    from interp.eval.causal_efficacy import parse_layers
-
     for run in runs:
         if run.evaluation.evaluator == "causalgym":
             try:
@@ -111,29 +112,19 @@ def _check_layers(hm, runs: list[Run]) -> None:
 
 def _run_causalgym(hm, spec: Experiment, run: Run, folder: Path, progress: bool, command: list[str],
                    executors: dict[str, Any]) -> None:
-    from interp.eval.causal_efficacy import causal_efficacy
-
-    options, das = run.evaluation.options, run.evaluation.options["das"]
+    options = run.evaluation.options
     kwargs: dict[str, Any] = {}
     setting = options["executor"] if options["executor"] is not None else spec.executor
-    if setting is not None and executor_supported():
+    if setting is not None:
         key = json.dumps(setting, sort_keys=True)
         if key not in executors:  # one executor (e.g. one set of Ray actors) per setting, for every run
             executors[key] = make_executor(setting)
         kwargs["executor"] = executors[key]
-    causal_efficacy(hm, run.evaluation.suite, options["methods"], options["layers"], options["positions"],
-                    tasks=options["tasks"], control=options["control"],
-                    control_labels=tuple(options["control_labels"]), site_kind=options["site"], seed=run.seed,
-                    out=folder, n_train=options["n_train"], n_test=options["n_test"], das_steps=das["steps"],
-                    das_batch_size=das["batch_size"], das_lr=das["lr"], das_warmup=das["warmup"],
-                    das_rank=das["rank"], n_boot=options["n_boot"], max_rows=options["max_rows"],
-                    progress=progress, command=command, **kwargs)
+    causal_efficacy(hm, run.evaluation.suite, causalgym_config(options, run.seed), out=folder, progress=progress,
+                    command=command, **kwargs)
 
 
 def _run_syntaxgym(hm, run: Run, folder: Path, command: list[str]) -> None:
-    from interp.eval.syntaxgym import syntaxgym
-    from interp.suites.syntaxgym import load_all
-
     options = run.evaluation.options
     paths = run.evaluation.suite if isinstance(run.evaluation.suite, list) else [run.evaluation.suite]
     suites = [suite for path in paths for suite in load_all(path)]

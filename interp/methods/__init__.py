@@ -23,6 +23,7 @@ A direction becomes a reusable intervention: ``Subspace(site, direction, source=
 """
 
 from interp.methods.das import DASResult, train_das, train_das_reference
+from interp.methods.das_config import DASConfig
 from interp.methods.directions import DIRECTION_METHODS, METHODS, find_direction, stack_sides
 from interp.methods.kmeans import kmeans_direction
 from interp.methods.lda import lda_direction
@@ -35,7 +36,8 @@ from interp.methods.scoring import Scores, as_basis, base_logprobs, score
 from interp.methods.sites import activations
 
 __all__ = [
-    "DASResult", "DIRECTION_METHODS", "METHODS", "PairData", "Scores", "activations", "as_basis", "base_logprobs",
+    "DASConfig", "DASResult", "DIRECTION_METHODS", "METHODS", "PairData", "Scores", "activations", "as_basis",
+    "base_logprobs",
     "find_direction", "kmeans_direction", "lda_direction", "mean_direction", "pca_direction", "probe_direction",
     "random_direction", "score", "stack_sides", "train_das", "train_das_reference",
 ]

@@ -39,7 +39,7 @@ position) that the fast trainer is tested against.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -50,6 +50,7 @@ from interp.graph.resume import resume_support, warn_slow_path
 from interp.graph.sites import parse_site
 from interp.interventions import DAS
 from interp.interventions.positions import Slots
+from interp.methods.das_config import DASConfig
 from interp.methods.pairs import PairData, _rows
 from interp.methods.rows import interchanges, last_logprobs, prefix_site
 
@@ -108,10 +109,14 @@ def _optimiser(dases: list[DAS], lr: float, steps: int, warmup: float):
     return params, optimiser, scheduler
 
 
-def train_das(hm, data: PairData, site: str, *, rank: int = 1, steps: int = 100, batch_size: int = 4,
-              lr: float = 5e-3, warmup: float = 0.1, seed: int = 0, positions: list[int] | None = None,
+def train_das(hm, data: PairData, site: str, config: DASConfig | None = None, *, rank: int | None = None,
+              steps: int | None = None, batch_size: int | None = None, lr: float | None = None,
+              warmup: float | None = None, seed: int = 0, positions: list[int] | None = None,
               packed: bool | None = None) -> DASResult:
     """Train one DAS per position column of ``data`` (or those in ``positions``) at ``site``, together.
+
+    ``config``: the training settings (default :class:`~interp.methods.DASConfig`); ``rank``, ``steps``,
+    ``batch_size``, ``lr`` and ``warmup`` given as keywords replace its fields.
 
     ``site``: a per-token vector site of one layer (e.g. ``resid_pre.L``, ``resid_post.L``,
     ``attn_out.L``). Returns plain :class:`interp.interventions.DAS` objects: use them with
@@ -122,6 +127,10 @@ def train_das(hm, data: PairData, site: str, *, rank: int = 1, steps: int = 100,
     (:mod:`interp.graph.packing`; default when the model takes a KV cache), or as full base
     rows resumed at ``resid_pre.L`` (``False``). Both give the same losses up to float rounding.
     """
+    given = {"rank": rank, "steps": steps, "batch_size": batch_size, "lr": lr, "warmup": warmup}
+    settings = replace(config or DASConfig(), **{k: v for k, v in given.items() if v is not None})
+    rank, steps, batch_size, lr, warmup = (settings.rank, settings.steps, settings.batch_size, settings.lr,
+                                           settings.warmup)
     if positions is not None:
         data = data.subset(range(data.n), positions)
     n_pos, start_site = data.n_positions, prefix_site(hm, site)
