@@ -6,8 +6,8 @@ import argparse
 
 import torch
 
+from interp import models
 from interp.folders import check_out as check
-from interp.models import load
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -21,7 +21,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_model(args: argparse.Namespace):
-    return load(args.model, dtype=DTYPES[args.dtype], device=args.device, revision=args.revision)
+    return models.load(args.model, dtype=DTYPES[args.dtype], device=args.device, revision=args.revision)
 
 
 # Options that say how or where to run, or what to print, not what is computed.

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from interp.exec.base import Executor
+from interp.exec.spec import ModelSpec
 from interp.exec.worker import Worker
 
 
@@ -23,8 +24,6 @@ class LocalExecutor(Executor):
 
     def map(self, fn: Callable[[Worker, Any], Any], units: Sequence[Any], *, model: Any = None,
             shared: Any = None) -> Iterator[tuple[Any, Any]]:
-        from interp.exec.spec import ModelSpec
-
         if isinstance(model, (ModelSpec, str, tuple, dict)):
             model = ModelSpec.parse(model).load()
         worker = Worker(model, shared)

@@ -27,6 +27,8 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import torch
+
 from interp.errors import InputError
 from interp.exec.base import Executor, ExecutorError
 from interp.exec.spec import ModelSpec
@@ -42,8 +44,6 @@ class WorkerActor:
         self.worker, self.error, self.token = None, None, None
         try:  # a load error is kept and raised by the first unit: a plain error, not a worker death
             if threads:
-                import torch
-
                 torch.set_num_threads(threads)
             self.worker = Worker(spec.load())
         except Exception as error:  # noqa: BLE001 - re-raised in run()

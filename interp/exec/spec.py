@@ -24,7 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from interp import models
 from interp.errors import InputError
+from interp.models.loading import DEFAULT_NAMES
 
 LOADERS = ("load", "tiny")
 
@@ -74,7 +78,6 @@ class ModelSpec:
             return None
         spec = cls.parse(recorded)
         path = spec.options.get("name_or_path")
-        from interp.models.loading import DEFAULT_NAMES
 
         if spec.loader == "load" and path not in DEFAULT_NAMES and Path(str(path)).expanduser().exists():
             # a worker may run in another directory: name local files absolutely
@@ -96,13 +99,10 @@ class ModelSpec:
 
     def load(self):
         """Load the model this spec describes (a :class:`~interp.graph.HookedModel`)."""
-        import torch
-
-        import interp
 
         options = dict(self.options)
         if self.loader == "tiny":
-            return interp.models.tiny(options.pop("family", "llama"), **options)
+            return models.tiny(options.pop("family", "llama"), **options)
         if isinstance(options.get("dtype"), str):
             options["dtype"] = getattr(torch, options["dtype"])
-        return interp.load(options.pop("name_or_path", None), **options)
+        return models.load(options.pop("name_or_path", None), **options)

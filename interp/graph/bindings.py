@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 
 Reader = Callable[[Tensor, dict], Tensor]
@@ -73,8 +74,6 @@ def chunk_of_heads(start: int, stop: int, n_heads: int, d_head: int, per_head: b
         return raw[..., start:stop].unflatten(-1, (n_heads, d_head))
 
     def write(raw: Tensor, new: Tensor, state: dict) -> Tensor:
-        import torch
-
         if per_head:
             grouped = raw.unflatten(-1, (n_heads, -1))
             parts = [grouped[..., :start], new.to(raw.dtype), grouped[..., stop:]]

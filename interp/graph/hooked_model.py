@@ -31,6 +31,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from interp.display import hooked_model_html
 from interp.errors import InputError, SiteError
 from interp.graph import generation
 from interp.graph.adapters import Dims, Layout, build_bindings, layout_for
@@ -135,8 +136,6 @@ class HookedModel:
         )
 
     def _repr_html_(self) -> str:
-        from interp.display import hooked_model_html
-
         return hooked_model_html(self)
 
     @staticmethod

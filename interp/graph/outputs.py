@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from interp.display import run_output_html
 from interp.errors import InputError, SiteError
 from interp.graph.gradients import GradientCache
 from interp.graph.inputs import Batch
@@ -68,8 +69,6 @@ class RunOutput:
         return f"RunOutput(logits={shape}, cache={cached})"
 
     def _repr_html_(self) -> str:
-        from interp.display import run_output_html
-
         return run_output_html(self)
 
 

@@ -19,6 +19,7 @@ import torch
 from safetensors import SafetensorError
 
 from interp.errors import ModelLoadError
+from interp.graph import HookedModel
 from interp.models.embedded import EMBEDDED_NAME, embedded_revision, load_embedded
 
 #: Names that load the embedded model (the older "SmolLM2-135M" spellings are kept so specs still load).
@@ -123,7 +124,6 @@ def load(
     Every site, intervention and evaluator works the same: hooks run on whatever device a module
     lives on, and inputs go to the input embedding's device.
     """
-    from interp.graph import HookedModel
 
     placement = None
     if device_map is not None:

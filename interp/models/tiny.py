@@ -19,6 +19,7 @@ import os
 import torch
 
 from interp.errors import ModelLoadError
+from interp.graph import HookedModel
 
 FAMILIES = ("gpt2", "neox", "llama")
 
@@ -101,8 +102,6 @@ def tiny(family: str = "llama", *, seed: int = 0, attn_implementation: str = "sd
     CPU; the test suite's ``--device cuda`` sets it).
     """
     from transformers import AutoModelForCausalLM
-
-    from interp.graph import HookedModel
 
     if family not in FAMILIES:
         raise ModelLoadError(f"unknown tiny family {family!r}; choose one of {', '.join(FAMILIES)}")

@@ -23,6 +23,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from interp.viz._table import require
+from interp.viz.write import write_html
 
 _PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
@@ -82,7 +83,6 @@ def scaling_curves(summary: pd.DataFrame, title: str = "Answers under head scali
 
 def recall_figures(attribution, summary: pd.DataFrame, out_dir: str | Path) -> list[Path]:
     """``figures/head_attribution.html`` (grid and components) and ``figures/head_scaling.html``."""
-    from interp.viz.write import write_html
 
     return write_html({"head_attribution": [head_grid(attribution), component_bars(attribution.table())],
                        "head_scaling": [scaling_curves(summary)]}, out_dir)

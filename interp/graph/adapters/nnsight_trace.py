@@ -37,6 +37,7 @@ from interp.graph.bindings import Binding
 from interp.graph.forward import input_device
 from interp.graph.hooked_model import HookedModel, RunOutput
 from interp.graph.runner import Handler, _dispatch, _input_get, _input_set, _output_get, _output_set
+from interp.graph.wrap import wrap
 
 
 def _envoy_at(root: Any, path: str) -> Any:
@@ -76,8 +77,6 @@ def run_traced(lm: Any, inputs: Any, *, interventions: Sequence[Any] = (), cache
         raise InputError(f"run_traced needs an nnsight model (LanguageModel / NNsight); got {type(lm).__name__}")
     module = underlying_module(lm)
     if hm is None:
-        from interp.graph.wrap import wrap
-
         hm = wrap(lm)
     elif hm.model is not module:
         raise InputError("hm must wrap the same module as the nnsight model (hm = interp.wrap(lm))")
