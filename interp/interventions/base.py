@@ -54,6 +54,7 @@ import math
 from pathlib import Path
 from typing import Any, ClassVar
 
+import safetensors.torch
 import torch
 from torch import Tensor, nn
 
@@ -64,6 +65,7 @@ from interp.graph.sites import HEAD_KINDS, Site, parse_site
 from interp.interventions import identity as I
 from interp.interventions import positions as P
 from interp.interventions.display import intervention_html
+from interp.io import atomic_write_bytes, atomic_write_text
 
 FORMAT_VERSION = 2  # 2: a flat position list means the same positions in every example
 
@@ -223,10 +225,6 @@ class Intervention(nn.Module):
         and ``n_heads`` are saved, and the loaded intervention refuses a model of another family or
         shape (warns on another name). Default: the model it was saved for or last ran on, if any.
         """
-        from safetensors.torch import save
-
-        from interp.io import atomic_write_bytes, atomic_write_text
-
         if model is not None:
             self.model_identity = I.identity_of(model)
         elif self.model_identity is None and self._ran_on:
@@ -234,7 +232,7 @@ class Intervention(nn.Module):
         self.check_finite()
         folder = Path(path)
         tensors = {k: v.contiguous().cpu() for k, v in self.tensors().items()}
-        atomic_write_bytes(folder / "tensors.safetensors", save(tensors))
+        atomic_write_bytes(folder / "tensors.safetensors", safetensors.torch.save(tensors))
         atomic_write_text(folder / "config.json", json.dumps(self.config(), indent=2))
         return folder
 

@@ -23,7 +23,7 @@ from torch import Tensor
 from interp.errors import InputError
 from interp.graph.inputs import Batch
 from interp.interventions import positions as P
-from interp.interventions.base import Intervention, check_finite, check_width
+from interp.interventions.base import Intervention, check_finite, check_width, site_shape
 from interp.interventions.source import Source
 
 
@@ -100,8 +100,6 @@ class Interchange(Intervention):
         return values
 
     def full_shape(self, hm) -> tuple[int, ...] | None:
-        from interp.interventions.base import site_shape
-
         return site_shape(hm, self.site)
 
     # ------------------------------------------------------------- saving

@@ -12,19 +12,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
 from interp.errors import InputError, InterpError
+from interp.interventions.ablate import Ablate
 from interp.interventions.base import FORMAT_VERSION
+from interp.interventions.das import DAS, BoundlessDAS
 from interp.interventions.identity import check
+from interp.interventions.patch import Patch
+from interp.interventions.scale_heads import ScaleHeads
+from interp.interventions.steer import Steer
+from interp.interventions.subspace import Subspace
 
 
 def _types() -> dict[str, type]:
-    from interp.interventions.ablate import Ablate
-    from interp.interventions.das import DAS, BoundlessDAS
-    from interp.interventions.patch import Patch
-    from interp.interventions.scale_heads import ScaleHeads
-    from interp.interventions.steer import Steer
-    from interp.interventions.subspace import Subspace
-
     return {cls.__name__: cls for cls in (Ablate, BoundlessDAS, DAS, Patch, ScaleHeads, Steer, Subspace)}
 
 
@@ -33,9 +35,6 @@ def load(path: str | Path, *, model=None):
 
     ``model``: check now that it is the model the intervention was saved for (every run checks too;
     see :mod:`interp.interventions.identity`)."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     folder = Path(path)
     config_file, tensor_file = folder / "config.json", folder / "tensors.safetensors"
     if not config_file.is_file() or not tensor_file.is_file():
