@@ -49,8 +49,11 @@ from interp.eval.finite import check_finite
 from interp.eval.head_attribution import HeadAttribution, head_attribution
 from interp.graph.generation import generate
 from interp.interventions.scale_heads import ScaleHeads
+from interp.io import write_run
 from interp.stats import wilson_interval
+from interp.suites import recall as recall_suites
 from interp.suites.recall import ANSWERS, RecallItem, RecallSuite, split
+from interp.viz.heads import recall_figures
 
 DEFAULT_FACTORS = (-2.0, -1.5, -1.0, 0.0, 1.0, 2.0)
 Head = tuple[int, int]
@@ -267,9 +270,6 @@ class RecallResult:
     def write(self, out: str | Path, meta: dict[str, Any]) -> list[Path]:
         """``results.csv`` (scaling, per item), ``summary.csv`` (rates), ``attribution.csv`` (every
         component), ``known.csv`` (the filter), ``meta.json`` and ``figures/*.html``."""
-        from interp.io import write_run
-        from interp.viz.heads import recall_figures
-
         paths = write_run(out, self.scaling.results, self.scaling.summary, meta,
                           extra={"attribution": self.attribution.table(), "known": self.known})
         return paths + recall_figures(self.attribution, self.scaling.summary, out)
@@ -285,8 +285,6 @@ def recall(hm, suite: str | RecallSuite = "builtin:capitals", heads: str | Seque
     ``n_facts`` caps the number of known facts used (after the filter, before the split);
     ``only_known=False`` skips the filter (every fact is used; ``known`` still says which are known).
     """
-    from interp.suites import recall as recall_suites
-
     suite = recall_suites.load(suite) if isinstance(suite, str) else suite
     factors = _check_factors(factors)
     if n_facts is not None and n_facts < 2:

@@ -54,8 +54,11 @@ from interp.errors import InputError
 from interp.eval.finite import check_finite
 from interp.graph.inputs import Batch
 from interp.interventions.steer import Steer
+from interp.io import write_run
 from interp.stats import Z_95, wilson_interval
 from interp.suites.steering import ContrastSet, load_contrast
+from interp.viz.steering import steering_curves
+from interp.viz.write import write_html
 
 #: Defaults chosen on the embedded SmolLM2-135M-Instruct with the built-in sentiment set (README "Steering").
 DEFAULT_LAYERS = (9,)
@@ -268,16 +271,11 @@ class SteeringResult:
         return wide
 
     def figures(self) -> dict:
-        from interp.viz.steering import steering_curves
-
         return {"steering_curves": steering_curves(self.summary)}
 
     def write(self, out: str | Path, meta: dict[str, Any]) -> list[Path]:
         """``results.csv``, ``summary.csv``, ``generations.csv``, ``figures/steering_curves.html``,
         ``vectors/layer_L/`` (a :class:`~interp.interventions.Steer` of coefficient 1) and ``meta.json``."""
-        from interp.io import write_run
-        from interp.viz.write import write_html
-
         out = Path(out)
         paths = write_html(self.figures(), out)
         for layer, vector in self.vectors.items():

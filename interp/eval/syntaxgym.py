@@ -30,8 +30,10 @@ import numpy as np
 import pandas as pd
 import torch
 
+from interp.display import syntaxgym_html
 from interp.eval.finite import check_finite
 from interp.graph.inputs import Batch
+from interp.io import write_run
 from interp.suites.alignment import Bos, SpanEncoding, context_ids, encode_spans
 from interp.suites.syntaxgym import Suite, check_distinct, load_all
 
@@ -56,13 +58,9 @@ class SyntaxGymResult:
 
     def write(self, out: str | Path, meta: dict[str, Any]) -> list[Path]:
         """``results.csv`` (regions), ``predictions.csv``, ``summary.csv`` and ``meta.json``."""
-        from interp.io import write_run
-
         return write_run(out, self.regions, self.summary, meta, extra={"predictions": self.predictions})
 
     def _repr_html_(self) -> str:
-        from interp.display import syntaxgym_html
-
         return syntaxgym_html(self)
 
 

@@ -25,7 +25,14 @@ import numpy as np
 import pandas as pd
 
 from interp.errors import InputError
+from interp.eval.aggregate import summarize
+from interp.eval.causal_efficacy import results_table
+from interp.eval.units import UnitLog
+from interp.experiments.runner import combine_runs, experiment_figures, read_run_record, read_table, run_folder
+from interp.experiments.spec import Experiment
 from interp.io import write_table
+from interp.methods import METHODS
+from interp.viz import syntaxgym_accuracy, write_figures, write_html
 
 KINDS = ("causalgym", "syntaxgym", "experiment")
 
@@ -74,11 +81,6 @@ def causalgym_tables(folder: str | Path, *, n_boot: int | None = None,
 
     ``settings`` fills in what an unfinished run has not recorded yet (``n_boot``, ``methods``...).
     """
-    from interp.eval.aggregate import summarize
-    from interp.eval.causal_efficacy import results_table
-    from interp.eval.units import UnitLog
-    from interp.methods import METHODS
-
     folder = Path(folder)
     if not (folder / "units").is_dir():
         raise InputError(f"{folder}: no units/ folder, so no CausalGym scores to rebuild from")
@@ -124,8 +126,6 @@ def syntaxgym_summary(predictions: pd.DataFrame) -> pd.DataFrame:
 
 
 def syntaxgym_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from interp.experiments.runner import read_table
-
     folder = Path(folder)
     for name in ("results.csv", "predictions.csv"):
         if not (folder / name).is_file():
@@ -136,11 +136,7 @@ def syntaxgym_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 # ------------------------------------------------------------------------------ one folder
 def _figures(kind: str, results: pd.DataFrame, summary: pd.DataFrame, folder: Path) -> list[Path]:
     if kind == "causalgym":
-        from interp.viz import write_figures
-
         return write_figures(results, folder, summary=summary)
-    from interp.viz import syntaxgym_accuracy, write_html
-
     return write_html({"syntaxgym_accuracy": syntaxgym_accuracy(summary)}, folder)
 
 
@@ -167,9 +163,6 @@ def rebuild(folder: str | Path, *, figures: bool = True, n_boot: int | None = No
 
 # ------------------------------------------------------------------------------ experiments
 def _rebuild_experiment(folder: Path, *, figures: bool, n_boot: int | None) -> Report:
-    from interp.experiments.runner import combine_runs, experiment_figures, read_run_record, run_folder
-    from interp.experiments.spec import Experiment
-
     spec = Experiment.from_toml(folder / "experiment.toml", out=folder, check_files=False)
     plan, notes = spec.runs(), []
 

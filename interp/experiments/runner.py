@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import torch
 
 from interp.errors import InputError
 from interp.eval.causal_efficacy import causal_efficacy, parse_layers
@@ -43,7 +44,10 @@ from interp.eval.syntaxgym import syntaxgym
 from interp.experiments.options import causalgym_config, make_executor
 from interp.experiments.spec import Experiment, Run
 from interp.io import atomic_write_text, run_metadata, write_run
+from interp.models import load
 from interp.suites.syntaxgym import load_all
+from interp.viz import syntaxgym_accuracy, write_figures, write_html
+from interp.viz.trajectory import revision_trajectories
 
 RUN_RECORD = "experiment_run.json"
 KEY_COLUMNS = ["evaluation", "evaluator", "model", "revision", "seed"]
@@ -93,12 +97,8 @@ def revision_column(run: Run, record: dict[str, Any] | None) -> str | None:
 
 # ------------------------------------------------------------------------------ running
 def _load(model, revision: str | None):
-    import torch
-
-    import interp
-
     dtypes = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-    return interp.load(model.name, dtype=dtypes[model.dtype], device=model.device, revision=revision)
+    return load(model.name, dtype=dtypes[model.dtype], device=model.device, revision=revision)
 
 
 def _check_layers(hm, runs: list[Run]) -> None:
@@ -254,9 +254,6 @@ def _display(table: pd.DataFrame) -> pd.DataFrame:
 
 def experiment_figures(results: pd.DataFrame, summary: pd.DataFrame, out: str | Path) -> list[Path]:
     """``OUT/figures``: the causal-efficacy figures, the trajectory over revisions, SyntaxGym accuracy."""
-    from interp.viz import syntaxgym_accuracy, write_figures, write_html
-    from interp.viz.trajectory import revision_trajectories
-
     paths: list[Path] = []
     if results.empty:
         return paths

@@ -93,6 +93,8 @@ from interp.experiments.options import (
     check_executor,
     syntaxgym_options,
 )
+from interp.models.loading import DEFAULT_NAMES
+from interp.suites.builtins import resolve_suite_path
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -241,8 +243,6 @@ class Experiment:
 
 def suite_hash(evaluation: Evaluation) -> str | None:
     """Hash of the suite files' bytes (a suite edited in place makes finished runs stale)."""
-    from interp.suites.builtins import resolve_suite_path
-
     kind = "templates" if evaluation.evaluator == "causalgym" else "syntaxgym"
     digest = hashlib.sha256()
     suites = evaluation.suite if isinstance(evaluation.suite, list) else [evaluation.suite]
@@ -266,8 +266,6 @@ def _seeds(value: Any, where: str) -> tuple[int, ...]:
 
 
 def _models(value: Any, where: str) -> tuple[ExperimentModel, ...]:
-    from interp.models.loading import DEFAULT_NAMES
-
     if value is None:
         raise InputError(f"{where}: models: missing; e.g. models = [\"default\"] or a [[models]] table with a name")
     if not isinstance(value, list) or not value:

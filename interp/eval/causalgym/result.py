@@ -19,6 +19,7 @@ from safetensors import safe_open
 from safetensors.torch import save
 from torch import Tensor
 
+from interp.display import causal_efficacy_html
 from interp.errors import InputError
 from interp.interventions import Subspace
 from interp.io import atomic_write_bytes
@@ -82,8 +83,6 @@ class CausalEfficacyResult:
         return rows.pivot_table(index=["task", "method", "layer"], columns="position", values="value")
 
     def _repr_html_(self) -> str:
-        from interp.display import causal_efficacy_html
-
         return causal_efficacy_html(self)
 
 
