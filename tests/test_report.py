@@ -55,7 +55,8 @@ def test_report_of_a_causalgym_folder_reproduces_its_tables_byte_for_byte(causal
     before = snapshot(causal_folder)
     for name in before:
         (causal_folder / name).write_text("stale")
-    monkeypatch.setattr(interp, "load", lambda *a, **k: pytest.fail("report must not load a model"))
+    monkeypatch.setattr(interp.models.loading, "load_model_and_tokenizer",  # every load goes through it
+                        lambda *a, **k: pytest.fail("report must not load a model"))
     assert main(["report", str(causal_folder)]) == 0
     assert snapshot(causal_folder) == before
     printed = capsys.readouterr().out

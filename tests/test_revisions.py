@@ -128,7 +128,8 @@ def test_the_trajectory_shows_the_overall_summary_per_revision(trajectory):
 def test_rerunning_the_written_spec_skips_every_revision(trajectory, monkeypatch, capsys):
     out, _ = trajectory
     summary = (out / "summary.csv").read_bytes()
-    monkeypatch.setattr(interp, "load", lambda *a, **k: pytest.fail("finished revisions must not be loaded"))
+    monkeypatch.setattr(interp.models.loading, "load_model_and_tokenizer",  # every load goes through it
+                        lambda *a, **k: pytest.fail("finished revisions must not be loaded"))
     assert main(["run", str(out / "experiment.toml")]) == 0
     assert "ran 0 run(s), 2 already finished" in capsys.readouterr().out
     assert (out / "summary.csv").read_bytes() == summary
