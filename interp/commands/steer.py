@@ -23,35 +23,38 @@ from interp.commands.common import add_model_arguments, add_out_arguments, check
 from interp.commands.types import finite_floats
 from interp.errors import InputError
 from interp.eval.causal_efficacy import parse_layers
-from interp.eval.steering import DEFAULT_COEFFICIENTS, DEFAULT_LAYERS, steering_sweep
+from interp.eval.steering import steering_sweep
+from interp.eval.steering_config import READS, SteeringConfig
 from interp.io import run_metadata
 from interp.suites.steering import load_contrast
 
 
 def add_parser(subparsers) -> None:
+    defaults = SteeringConfig()  # the defaults, written once
     parser = subparsers.add_parser("steer", help="steering sweep: behaviour and fluency per coefficient")
     add_out_arguments(parser)
     parser.add_argument("--contrast", default="builtin:sentiment",
                         help="builtin:NAME (sentiment, formality) or a contrast-set .json file")
-    parser.add_argument("--layer", "--layers", dest="layers", default=",".join(map(str, DEFAULT_LAYERS)),
+    parser.add_argument("--layer", "--layers", dest="layers", default=",".join(map(str, defaults.layers)),
                         help="layer(s) to steer at: N, N,M,... or START:STOP[:STEP] (default: %(default)s)")
-    parser.add_argument("--coefficients", default=",".join(f"{c:g}" for c in DEFAULT_COEFFICIENTS),
+    parser.add_argument("--coefficients", default=",".join(f"{c:g}" for c in defaults.coefficients),
                         help="comma-separated coefficients, in units of the mean residual norm "
                              "(default: %(default)s)")
-    parser.add_argument("--max-new-tokens", type=types.positive_int, default=20)
-    parser.add_argument("--site", default="resid_pre", help="site kind steered at each layer (default: %(default)s)")
-    parser.add_argument("--read", default="mean", choices=["mean", "last"],
+    parser.add_argument("--max-new-tokens", type=types.positive_int, default=defaults.max_new_tokens)
+    parser.add_argument("--site", default=defaults.site, help="site kind steered at each layer (default: %(default)s)")
+    parser.add_argument("--read", default=defaults.read, choices=READS,
                         help="each contrast sentence's activation: mean over its tokens, or its last token")
-    parser.add_argument("--where", default="all", choices=["all", "prompt", "new"],
+    parser.add_argument("--where", default=defaults.where, choices=["all", "prompt", "new"],
                         help="steer the prompt tokens, the new tokens, or both")
     parser.add_argument("--prompts", default=None, help="a text file with one prompt per line "
                         "(default: the contrast set's prompts)")
     parser.add_argument("--sample", action="store_true", help="sample (seeded) instead of greedy decoding")
-    parser.add_argument("--samples", type=types.positive_int, default=1,
+    parser.add_argument("--samples", type=types.positive_int, default=defaults.samples,
                         help="continuations per prompt (with --sample)")
-    parser.add_argument("--temperature", type=types.positive_float, default=1.0)
-    parser.add_argument("--seed", type=types.non_negative_int, default=0)
-    parser.add_argument("--batch-size", type=types.positive_int, default=64, help="generated rows per forward batch")
+    parser.add_argument("--temperature", type=types.positive_float, default=defaults.temperature)
+    parser.add_argument("--seed", type=types.non_negative_int, default=defaults.seed)
+    parser.add_argument("--batch-size", type=types.positive_int, default=defaults.batch_size,
+                        help="generated rows per forward batch")
     add_model_arguments(parser)
     # "--coefficients -2,0,2" reads as a value, as Python 3.13's argparse does (older ones see an option)
     parser._negative_number_matcher = re.compile(r"-\.?\d")

@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,12 @@ from torch import Tensor
 
 from interp.errors import InputError
 from interp.eval.finite import check_finite
+from interp.eval.steering_config import (
+    READS,
+    Behaviour,
+    SteeringConfig,
+    check_prompts,
+)
 from interp.graph.inputs import Batch
 from interp.interventions.steer import Steer
 from interp.io import write_run
@@ -59,13 +65,6 @@ from interp.stats import Z_95, wilson_interval
 from interp.suites.steering import ContrastSet, load_contrast
 from interp.viz.steering import steering_curves
 from interp.viz.write import write_html
-
-#: Defaults chosen on the embedded SmolLM2-135M-Instruct with the built-in sentiment set (README "Steering").
-DEFAULT_LAYERS = (9,)
-DEFAULT_COEFFICIENTS = (-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 1.0)
-READS = ("mean", "last")
-WHERE = ("prompt", "new", "all")
-Behaviour = Callable[[str], "bool | float"] | Mapping[str, Sequence[str]] | Sequence[str] | None
 
 
 # ----------------------------------------------------------------------------- the vector
@@ -289,36 +288,36 @@ SUMMARY_METRICS = ("behaviour", "target", "opposite", "perplexity", "distinct_2"
 BINARY_METRICS = ("target", "opposite")
 
 
-def steering_sweep(
-    hm, contrast: ContrastSet | str | Path | Mapping[str, Any] = "builtin:sentiment", *,
-    layers: int | Sequence[int] = DEFAULT_LAYERS, coefficients: Sequence[float] = DEFAULT_COEFFICIENTS,
-    prompts: Sequence[str] | None = None, max_new_tokens: int = 20, behaviour: Behaviour = None,
-    site: str = "resid_pre", read: str = "mean", where: str = "all", sample: bool = False, samples: int = 1,
-    temperature: float = 1.0, seed: int = 0, batch_size: int = 64,
-) -> SteeringResult:
+def steering_sweep(hm, contrast: ContrastSet | str | Path | Mapping[str, Any] = "builtin:sentiment",
+                   config: SteeringConfig | None = None, **settings: Any) -> SteeringResult:
     """Steer ``prompts`` (default: the contrast set's) along ``contrast`` at each of ``layers`` with each of
     ``coefficients`` (units: the site's mean activation norm) and score every continuation.
 
-    Everything is checked before the first forward pass: the contrast set, layers (``{site}.{layer}``
-    must exist), coefficients, prompts, the behaviour scorer and the generation settings.
+    The settings are ``config`` (a :class:`~interp.eval.steering_config.SteeringConfig`, default: its
+    defaults) with any of its fields given as keywords instead or on top (``layers=[9]``,
+    ``coefficients=[...]``, ``max_new_tokens``, ``sample``, ...). Everything is checked before the
+    first forward pass: the settings, the contrast set, layers (``{site}.{layer}`` must exist),
+    prompts and the behaviour scorer.
     """
+    config = replace(config if config is not None else SteeringConfig(), **settings).validate()
+    layers, coefficients, site, samples = config.layers, config.coefficients, config.site, config.samples
+    max_new_tokens, where, sample, seed, batch_size = (config.max_new_tokens, config.where, config.sample,
+                                                       config.seed, config.batch_size)
     contrast = load_contrast(contrast)
-    layers = [layers] if isinstance(layers, int) else list(layers)
     sites = {layer: f"{site}.{layer}" for layer in layers}
-    coefficients = _check_coefficients(coefficients)
-    prompts = list(contrast.prompts if prompts is None else prompts)
-    score = behaviour_scorer(behaviour, contrast)
-    _check_settings(layers, prompts, max_new_tokens, read, where, sample, samples, temperature, batch_size)
+    prompts = list(contrast.prompts if config.prompts is None else config.prompts)
+    check_prompts(prompts)
+    score = behaviour_scorer(config.behaviour, contrast)
     for name in sites.values():
         hm.binding(name)  # an unknown site or a layer out of range fails here, naming what exists
     prompt_batch = hm.tokenize(prompts, padding_side="left")
     eos_id = getattr(hm.tokenizer, "eos_token_id", None)
     rows = [(c, p, s) for c in range(len(coefficients)) for p in range(len(prompts)) for s in range(samples)]
-    generation_kwargs = {"do_sample": True, "temperature": temperature, "top_k": 0} if sample else {}
+    generation_kwargs = {"do_sample": True, "temperature": config.temperature, "top_k": 0} if sample else {}
 
     records, texts, vectors = [], [], {}
     for layer, name in sites.items():
-        vectors[layer] = steering_vector(hm, contrast, name, read=read)
+        vectors[layer] = steering_vector(hm, contrast, name, read=config.read)
         for start in range(0, len(rows), batch_size):
             chunk = rows[start:start + batch_size]
             batch = _rows(prompt_batch, [p for _, p, _ in chunk])
@@ -373,37 +372,3 @@ def summarise(results: pd.DataFrame) -> pd.DataFrame:
             out.append({**dict(zip(keys, key)), "metric": metric, "value": mean, "ci_low": low, "ci_high": high,
                         "n": n})
     return pd.DataFrame(out)
-
-
-def _check_coefficients(coefficients: Sequence[float]) -> list[float]:
-    try:
-        values = [float(c) for c in coefficients]
-    except (TypeError, ValueError):
-        raise InputError(f"coefficients must be numbers, not {coefficients!r}") from None
-    if not values or not all(math.isfinite(v) for v in values):
-        raise InputError(f"coefficients must be a non-empty list of finite numbers, not {coefficients!r}")
-    if len(set(values)) != len(values):
-        raise InputError(f"coefficients repeat: {values}")
-    return values
-
-
-def _check_settings(layers, prompts, max_new_tokens, read, where, sample, samples, temperature, batch_size) -> None:
-    if not layers or not all(isinstance(layer, int) for layer in layers) or len(set(layers)) != len(layers):
-        raise InputError(f"layers must be a non-empty list of distinct integers, not {layers!r}")
-    if not prompts or not all(isinstance(p, str) and p for p in prompts):
-        raise InputError("prompts must be a non-empty list of non-empty strings (the contrast set has no "
-                         "'prompts': pass prompts=[...])" if not prompts else f"prompts must be strings: {prompts!r}")
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
-        raise InputError(f"max_new_tokens must be a positive integer, not {max_new_tokens!r}")
-    if read not in READS:
-        raise InputError(f"read must be one of {', '.join(map(repr, READS))}, not {read!r}")
-    if where not in WHERE:
-        raise InputError(f"where must be one of {', '.join(map(repr, WHERE))}, not {where!r}")
-    if samples < 1 or (samples > 1 and not sample):
-        raise InputError(f"samples={samples}: more than one sample per prompt needs sample=True "
-                         f"(greedy generation gives the same text every time)" if samples > 1 else
-                         f"samples must be at least 1, not {samples}")
-    if sample and not temperature > 0:
-        raise InputError(f"temperature must be positive, not {temperature!r}")
-    if batch_size < 1:
-        raise InputError(f"batch_size must be at least 1, not {batch_size}")
