@@ -26,6 +26,7 @@ forward skip the layers below its start.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import warnings
 import weakref
@@ -70,12 +71,24 @@ class ResumeSupport:
         return self.reason is None
 
 
+def forward_parameters(model: nn.Module) -> frozenset[str]:
+    """The names ``model.forward`` takes (empty when it has no readable signature). Read once per
+    forward function: reading a signature costs about as much as a small forward on CPU."""
+    forward = model.forward
+    return _parameters(getattr(forward, "__func__", forward))
+
+
+@functools.lru_cache(maxsize=256)
+def _parameters(forward: Any) -> frozenset[str]:
+    try:
+        return frozenset(inspect.signature(forward).parameters)
+    except (TypeError, ValueError):  # a builtin or an odd callable: no signature to read
+        return frozenset()
+
+
 def cache_argument(model: nn.Module) -> str | None:
     """The name under which ``model.forward`` takes a KV cache, or None."""
-    try:
-        params = inspect.signature(model.forward).parameters
-    except (TypeError, ValueError):  # a builtin or an odd callable: no signature to read
-        return None
+    params = forward_parameters(model)
     return next((name for name in CACHE_ARGUMENTS if name in params), None)
 
 
@@ -95,7 +108,7 @@ def resume_support(hm: Any, width: int | None = None) -> ResumeSupport:
     argument = cache_argument(model)
     if argument is None:
         return ResumeSupport(None, f"{name}.forward takes no KV cache (neither of {', '.join(CACHE_ARGUMENTS)})")
-    params = inspect.signature(model.forward).parameters
+    params = forward_parameters(model)
     missing = [arg for arg in RESUME_ARGUMENTS if arg not in params]
     if missing:
         return ResumeSupport(argument, f"{name}.forward takes no {' or '.join(missing)}")
