@@ -324,8 +324,8 @@ def check_finite(owner: str, field: str, value: Any) -> Any:
     :class:`InputError` naming the intervention and field (NaN or inf would reach the logits unseen)."""
     if isinstance(value, Tensor):
         if (value.is_floating_point() or value.is_complex()) and value.device.type != "meta":
-            bad = ~torch.isfinite(value.detach())
-            if bad.any():
+            if not bool(torch.isfinite(value.detach()).all()):
+                bad = ~torch.isfinite(value.detach())
                 n_nan = int(torch.isnan(value.detach()).sum())
                 raise InputError(f"{owner}: {field} holds {n_nan} NaN and {int(bad.sum()) - n_nan} inf values "
                                  f"(of {value.numel()}); every value must be finite")

@@ -69,7 +69,6 @@ class Subspace(Interchange):
                          source_site=source_site)
         basis = torch.as_tensor(basis)
         basis = check_real("the basis", basis if basis.requires_grad else basis.detach()).contiguous()
-        check_finite(self.label, "the basis", basis)
         if basis.ndim == 1:
             basis = basis[:, None]
         if basis.ndim not in (2, 3):
@@ -78,6 +77,7 @@ class Subspace(Interchange):
             plain = basis.detach().double()
             gram = plain.transpose(-1, -2) @ plain
             if not torch.allclose(gram, torch.eye(basis.shape[-1], dtype=torch.float64), atol=1e-4):
+                check_finite(self.label, "the basis", basis)  # a finite basis passes only if orthonormal
                 raise InputError(
                     f"the {basis.shape[-1]} basis vectors must be orthonormal (BᵀB = I); "
                     "orthonormalise them first, e.g. torch.linalg.qr(B).Q"
