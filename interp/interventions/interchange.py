@@ -64,6 +64,9 @@ class Interchange(Intervention):
             raise InputError(f"{type(self).__name__} at {self.site} has no source: pass source=...")
         if isinstance(idx, P.Slots):
             return self.slot_values(hm, idx)
+        if self.source.per_row:
+            raise InputError(f"{self.label}: a source value per row [R, ...] goes with positions=Slots(...); "
+                             "here the positions are not slots")
         read_site = self.source_site or self.site
         source = self.source.materialise(hm, read_site)
         spec = self.source_positions if self.source_positions is not None else self.positions
