@@ -63,7 +63,7 @@ test-latest:
 
 # Execute every notebook top to bottom (also part of `make test`).
 notebooks: $(STAMP)
-	$(PY) -m pytest -q tests/test_notebooks.py
+	$(PY) -m pytest -q tests/notebooks/test_notebooks.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check interp tests benchmarks

@@ -6,7 +6,7 @@
 # The GPU machine has its own Python (with a CUDA build of torch and some transformers release) and no
 # network. The pure-Python packages it lacks travel as wheels in .whl/: `make gpu-wheels` (run here,
 # with network) downloads them, pinned to requirements.lock's versions. The check then runs
-#   1. tests/test_gpu.py (the same numbers on CUDA as on the CPU) and the resume/fast-path tests
+#   1. tests/graph/test_gpu.py (the same numbers on CUDA as on the CPU) and the resume/fast-path tests
 #      with the tiny models built on cuda (--device cuda);
 #   2. benchmarks/gpu_speed.py: the batched patch sweep vs the serial loop and packed DAS training vs
 #      the reference loop, on random-initialised models of SmolLM2-135M's and a ~1B Llama's configs.
@@ -32,6 +32,6 @@ PY
 
 status=0
 timeout 300 "$PY" -m pytest -q -p no:cacheprovider -o addopts="" --device cuda \
-    tests/test_gpu.py tests/test_graph_resume.py || status=1
+    tests/graph/test_gpu.py tests/graph/test_graph_resume.py || status=1
 timeout 400 "$PY" benchmarks/gpu_speed.py --device cuda --reps 3 --das-steps 50 || status=1
 exit $status

@@ -3,7 +3,7 @@
 Each source is a plain Python file in the "percent" format that Jupytext, VS Code and Spyder
 read: ``# %%`` starts a code cell, ``# %% [markdown]`` a markdown cell whose lines are comments.
 The notebooks are written without outputs or execution counts and with fixed cell ids, so a
-rebuild of unchanged sources gives the same bytes (``tests/test_notebooks.py`` checks that).
+rebuild of unchanged sources gives the same bytes (``tests/notebooks/test_notebooks.py`` checks that).
 
     .venv/bin/python notebooks/_build.py            # rebuild every notebook
     .venv/bin/python notebooks/_build.py --check    # exit 1 if a notebook differs from its source

@@ -7,12 +7,16 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
 
 import interp
 from interp.models import FAMILIES
+
+# the data files the tests read (``from conftest import FIXTURES``: pytest puts tests/ on sys.path)
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def pytest_addoption(parser):

@@ -48,7 +48,7 @@ ALLOWED_LAZY = frozenset({
     "ray", "nnsight", "transformer_lens", "sae_lens", "pyvene", "plotly", "IPython",
     # needed only by some paths and slow to import (seconds): `import interp` and `interp --help` stay fast
     "transformers", "tokenizers", "accelerate", "sklearn", "pandas",
-    # only for .gguf files (tests/test_models_loading.py removes it to check the message)
+    # only for .gguf files (tests/models/test_models_loading.py removes it to check the message)
     "gguf",
 })
 

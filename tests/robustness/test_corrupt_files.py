@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import FIXTURES
 from safetensors.torch import load_file, save_file
 
 import interp
@@ -25,7 +26,6 @@ from interp.eval import causal_efficacy
 from interp.interventions import DAS, Patch, Steer, Subspace, load
 from interp.suites import causalgym, syntaxgym
 
-FIXTURES = Path(__file__).parent / "fixtures"
 TASK = {"agr": {
     "templates": ["The {subject} near the {object}"], "label": "subject", "result_prepend_space": True,
     "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import FIXTURES
 
 import interp
 from interp.cli import main
 from interp.io import atomic_write_text, run_metadata, write_run
 
-FIXTURE = Path(__file__).parent / "fixtures" / "syntaxgym_agreement.json"
+FIXTURE = FIXTURES / "syntaxgym_agreement.json"
 
 
 @pytest.fixture(scope="module")

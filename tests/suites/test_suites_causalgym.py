@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from interp.errors import InputError, SuiteError
 from interp.models import tiny_tokenizer
 from interp.suites import causalgym
 from interp.suites.builtin_source import BUILTIN_DIR, generated_files
 
-FIXTURES = Path(__file__).parent / "fixtures"
 TEMPLATES = FIXTURES / "causalgym_templates.json"
 ROWS = FIXTURES / "causalgym_rows.json"
 SIZES = (60, 20, 20)

@@ -1,10 +1,10 @@
 """Every bad input we try, and the error it gets: a clear ``InterpError`` that names what is wrong,
 raised before any work (no forward pass on the model, no output folder).
 
-``CASES`` is the table; ``tests/BAD_INPUTS.md`` is the same table as markdown, kept in sync by
+``CASES`` is the table; ``tests/robustness/BAD_INPUTS.md`` is the same table as markdown, kept in sync by
 :func:`test_the_markdown_table_is_in_sync`. After adding a case, regenerate it with::
 
-    .venv/bin/python tests/test_bad_inputs.py
+    .venv/bin/python tests/robustness/test_bad_inputs.py
 
 CLI cases (area ``cli``) call ``interp.cli.main([...])``: it must return 2 and print the message
 on stderr.
@@ -47,9 +47,12 @@ from interp.suites import causalgym
 from interp.suites import syntaxgym as sg_suites
 from interp.suites.formula import parse_formula
 
+if __name__ == "__main__":  # run as a script (regenerating BAD_INPUTS.md): find conftest as pytest does
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from conftest import FIXTURES  # noqa: E402
+
 HERE = Path(__file__).parent
 MARKDOWN = HERE / "BAD_INPUTS.md"
-FIXTURES = HERE / "fixtures"
 BASE = ["The key to the cabinets", "The dog near the houses"]
 SOURCE = ["The keys to the cabinet", "The dogs near the house"]
 TASK = {"agr": {
@@ -637,8 +640,8 @@ def render() -> str:
     lines = [
         "# Bad inputs and the errors they get",
         "",
-        "Generated from `CASES` in `tests/test_bad_inputs.py` (regenerate: `.venv/bin/python "
-        "tests/test_bad_inputs.py`).",
+        "Generated from `CASES` in `tests/robustness/test_bad_inputs.py` (regenerate: `.venv/bin/python "
+        "tests/robustness/test_bad_inputs.py`).",
         "Each case is a test: the error type must match, the message must match the pattern, and nothing ran",
         "before it (no forward pass on the model, no output folder, no hook left behind). CLI cases return",
         "exit status 2 and print `interp COMMAND: error: MESSAGE` on stderr.",
@@ -656,7 +659,8 @@ def render() -> str:
 
 
 def test_the_markdown_table_is_in_sync():
-    assert MARKDOWN.read_text(encoding="utf-8") == render(), "run: .venv/bin/python tests/test_bad_inputs.py"
+    assert MARKDOWN.read_text(encoding="utf-8") == render(), \
+        "run: .venv/bin/python tests/robustness/test_bad_inputs.py"
 
 
 if __name__ == "__main__":

@@ -17,17 +17,16 @@ accuracy (and vice versa).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import FIXTURES
 
 import interp
 from interp.interventions import Patch
 from interp.methods import PairData, score
 from interp.suites import causalgym
 
-FIXTURES = Path(__file__).parent / "fixtures"
 TASK = {"agr": {
     "templates": ["The {subject} near the {object}", "The {subject} behind the {object}"],
     "label": "subject", "result_prepend_space": True,

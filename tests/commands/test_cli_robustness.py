@@ -1,6 +1,6 @@
 """The ``interp`` command line when things go wrong: output folders that belong to another command or
 to other settings (refused, resumed, ``--overwrite``), Ctrl-C, a closed pipe, unexpected errors and
-``--debug``. Tiny models saved to a folder; bad option values are in ``tests/test_bad_inputs.py``."""
+``--debug``. Tiny models saved to a folder; bad option values are in ``tests/robustness/test_bad_inputs.py``."""
 
 from __future__ import annotations
 

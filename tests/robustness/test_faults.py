@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import FIXTURES
 
 import interp
 from interp.errors import InputError
@@ -37,7 +37,6 @@ from interp.interventions import (
 )
 from interp.methods import PairData, score, train_das
 
-FIXTURES = Path(__file__).parent / "fixtures"
 BASE = ["The key to the cabinets", "The dog near the houses"]
 SOURCE = ["The keys to the cabinet", "The dogs near the house"]
 ERRORS = [RuntimeError("fault inside"), KeyboardInterrupt()]

@@ -6,7 +6,7 @@ under test whatever the machine's default ``python3`` kernel is. Any cell that r
 The kernel runs torch on one thread unless ``OMP_NUM_THREADS`` says otherwise: the notebooks' small
 batches gain little from a second thread, and on a shared CPU the spinning threads cost a lot.
 
-Run them alone with ``.venv/bin/python -m pytest -q tests/test_notebooks.py`` (``-s`` prints each
+Run them alone with ``.venv/bin/python -m pytest -q tests/notebooks/test_notebooks.py`` (``-s`` prints each
 notebook's time).
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOK_DIR = Path(__file__).resolve().parents[2] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
 KERNEL = "interp-test-python"
 WIDGET = "application/vnd.jupyter.widget-view+json"

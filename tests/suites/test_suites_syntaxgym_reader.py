@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 
 from interp.errors import SuiteError
 from interp.suites import syntaxgym
 
-FIXTURE = Path(__file__).parent / "fixtures" / "syntaxgym_agreement.json"
+FIXTURE = FIXTURES / "syntaxgym_agreement.json"
 
 
 def data():

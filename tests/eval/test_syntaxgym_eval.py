@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import FIXTURES
 
 import interp
 from interp.eval import syntaxgym
 from interp.eval.syntaxgym import combine
 from interp.suites import syntaxgym as sg
 
-FIXTURE = Path(__file__).parent / "fixtures" / "syntaxgym_agreement.json"
+FIXTURE = FIXTURES / "syntaxgym_agreement.json"
 
 # "The key to the cabinets is on the table ." in the tiny vocabulary, and the region of each token
 PIECES = ["The", "Ġkey", "Ġto", "Ġthe", "Ġcabine", "ts", "Ġis", "Ġon", "Ġthe", "Ġtable", "Ġ", "."]

@@ -5,17 +5,16 @@ the unembedding: a NaN (or inf) logit of one token spoils every log-probability 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
+from conftest import FIXTURES
 
 import interp
 from interp.errors import NumericalError
 from interp.eval import causal_efficacy, head_attribution, recall_scaling, steering_sweep, syntaxgym
 from interp.suites import recall
 
-FIXTURES = Path(__file__).parent / "fixtures"
 TASK = {"agr": {
     "templates": ["The {subject} near the {object}"], "label": "subject", "result_prepend_space": True,
     "labels": {"sg": ["is"], "pl": ["are"]},

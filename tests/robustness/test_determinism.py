@@ -4,15 +4,14 @@ from freshly built models (DAS training, probes, random directions, bootstrap in
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
+from conftest import FIXTURES
 
 import interp
 from interp.eval import causal_efficacy, syntaxgym
 from interp.interventions import patch_sweep
 
-FIXTURES = Path(__file__).parent / "fixtures"
 TASK = {"agr": {
     "templates": ["The {subject} near the {object}", "The {subject} behind the {object}"],
     "label": "subject", "result_prepend_space": True, "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},
