@@ -1,4 +1,6 @@
-"""Shared fixtures: tiny models of every family (fast, exact) and the embedded model (slow).
+"""Shared fixtures: tiny models of every family (fast, exact), the embedded model (slow), the CausalGym
+agreement task (``AGREEMENT_SMALL``, ``AGREEMENT_LARGE``, written to a file by ``suite``) and a saved tiny
+model folder (``tiny_llama_dir``).
 
 ``--device cuda`` builds the tiny models on that device (through ``$INTERP_TINY_DEVICE``, read by
 :func:`interp.models.tiny`); tests marked ``gpu`` run only where CUDA is available.
@@ -6,6 +8,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -17,6 +20,21 @@ from interp.models import FAMILIES
 
 # the data files the tests read (``from conftest import FIXTURES``: pytest puts tests/ on sys.path)
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+# The CausalGym number-agreement task the tests run (a template file's content). Shared by many
+# modules: derive a variant (``{"agr": {**AGREEMENT_SMALL["agr"], ...}}``), never mutate these.
+AGREEMENT_SMALL = {"agr": {
+    "templates": ["The {subject} near the {object}"], "label": "subject", "result_prepend_space": True,
+    "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},
+    "variables": {"subject": {"sg": ["dog", "key", "author"], "pl": ["dogs", "keys", "authors"]},
+                  "object": ["house", "table", "forest", "door"]}}}
+AGREEMENT_LARGE = {"agr": {
+    "templates": ["The {subject} near the {object}", "The {subject} behind the {object}"],
+    "label": "subject", "result_prepend_space": True,
+    "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},
+    "variables": {"subject": {"sg": ["dog", "key", "author", "teacher"], "pl": ["dogs", "keys", "authors", "teachers"]},
+                  "object": ["house", "table", "forest", "cabinet", "door"]}}}
 
 
 def pytest_addoption(parser):
@@ -53,6 +71,24 @@ def tiny_hm(family):
 def embedded():
     """The embedded SmolLM2-135M-Instruct (converted once into the user cache, then ~1 s a load)."""
     return interp.load()
+
+
+@pytest.fixture(scope="module")
+def suite(request, tmp_path_factory) -> Path:
+    """The test module's ``TASK`` (e.g. ``AGREEMENT_SMALL``) written to a CausalGym template file, agr.json."""
+    path = tmp_path_factory.mktemp("suite") / "agr.json"
+    path.write_text(json.dumps(request.module.TASK))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory) -> Path:
+    """``interp.models.tiny("llama")`` saved to a folder named tiny-llama (what ``--model`` reads); read only."""
+    hm = interp.models.tiny("llama")
+    path = tmp_path_factory.mktemp("models") / "tiny-llama"
+    hm.model.save_pretrained(path)
+    hm.tokenizer.save_pretrained(path)
+    return path
 
 
 

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import AGREEMENT_SMALL
 
 import interp
 import interp.commands.causalgym
@@ -22,31 +23,11 @@ from interp.folders import OWNER_FILE
 
 efficacy = importlib.import_module("interp.eval.causalgym.sweep")  # the module whose causal_efficacy runs the units
 
-TASK = {"agr": {
-    "templates": ["The {subject} near the {object}"], "label": "subject", "result_prepend_space": True,
-    "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},
-    "variables": {"subject": {"sg": ["dog", "key", "author"], "pl": ["dogs", "keys", "authors"]},
-                  "object": ["house", "table", "forest", "door"]}}}
+TASK = AGREEMENT_SMALL
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory) -> Path:
-    hm = interp.models.tiny("llama")
-    path = tmp_path_factory.mktemp("models") / "tiny-llama"
-    hm.model.save_pretrained(path)
-    hm.tokenizer.save_pretrained(path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("suite") / "agr.json"
-    path.write_text(json.dumps(TASK))
-    return path
-
-
-def causalgym(tiny_dir: Path, suite: Path, out: Path, *options: str) -> list[str]:
-    return ["causalgym", "--model", str(tiny_dir), "--suite", str(suite), "--methods", "mean,random",
+def causalgym(tiny_llama_dir: Path, suite: Path, out: Path, *options: str) -> list[str]:
+    return ["causalgym", "--model", str(tiny_llama_dir), "--suite", str(suite), "--methods", "mean,random",
             "--layers", "0:2", "--no-control", "--n-train", "4", "--n-test", "2", "--n-boot", "10", "--no-figures",
             "--out", str(out), *options]
 
@@ -61,9 +42,9 @@ def no_model_load(monkeypatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def causal_out(tiny_dir, suite, tmp_path_factory) -> Path:
+def causal_out(tiny_llama_dir, suite, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("causal") / "out"
-    assert main(causalgym(tiny_dir, suite, out)) == 0
+    assert main(causalgym(tiny_llama_dir, suite, out)) == 0
     return out
 
 
@@ -74,10 +55,10 @@ def copy_of(folder: Path, tmp_path: Path) -> Path:
 
 
 # ------------------------------------------------------------------------------ folders
-def test_the_folder_records_its_command_and_settings(causal_out, tiny_dir):
+def test_the_folder_records_its_command_and_settings(causal_out, tiny_llama_dir):
     owner = json.loads((causal_out / OWNER_FILE).read_text())
     assert owner["command"] == "causalgym"
-    assert owner["settings"]["methods"] == "mean,random" and owner["settings"]["model"] == str(tiny_dir)
+    assert owner["settings"]["methods"] == "mean,random" and owner["settings"]["model"] == str(tiny_llama_dir)
     assert "out" not in owner["settings"] and "figures" not in owner["settings"]
 
 
@@ -92,37 +73,37 @@ def test_another_command_is_refused_before_any_load_and_changes_nothing(causal_o
     assert stamps(out) == before
 
 
-def test_the_same_command_with_other_settings_is_refused_naming_them(causal_out, tiny_dir, suite, tmp_path,
+def test_the_same_command_with_other_settings_is_refused_naming_them(causal_out, tiny_llama_dir, suite, tmp_path,
                                                                      monkeypatch, capsys):
     out = copy_of(causal_out, tmp_path)
     before = stamps(out)
     no_model_load(monkeypatch)
-    assert main(causalgym(tiny_dir, suite, out, "--seed", "1", "--n-boot", "20")) == 2
+    assert main(causalgym(tiny_llama_dir, suite, out, "--seed", "1", "--n-boot", "20")) == 2
     err = capsys.readouterr().err
     assert "holds the results of `interp causalgym` with other settings" in err
     assert "n-boot: 10 there, 20 now; seed: 0 there, 1 now" in err
     assert stamps(out) == before
 
 
-def test_the_same_command_and_settings_resume_without_recomputing(causal_out, tiny_dir, suite, tmp_path):
+def test_the_same_command_and_settings_resume_without_recomputing(causal_out, tiny_llama_dir, suite, tmp_path):
     out = copy_of(causal_out, tmp_path)
     units = {k: v for k, v in stamps(out).items() if k.startswith("units/")}
-    assert main(causalgym(tiny_dir, suite, out)) == 0
+    assert main(causalgym(tiny_llama_dir, suite, out)) == 0
     assert {k: v for k, v in stamps(out).items() if k.startswith("units/")} == units
-    assert main(causalgym(tiny_dir, suite, out, "--no-figures")) == 0  # how to run is not a setting
+    assert main(causalgym(tiny_llama_dir, suite, out, "--no-figures")) == 0  # how to run is not a setting
 
 
-def test_overwrite_removes_the_old_results_and_keeps_other_files(causal_out, tiny_dir, tmp_path):
+def test_overwrite_removes_the_old_results_and_keeps_other_files(causal_out, tiny_llama_dir, tmp_path):
     out = copy_of(causal_out, tmp_path)
     (out / "notes.txt").write_text("mine")
-    assert main(["syntaxgym", "builtin:npz_obj", "--model", str(tiny_dir), "--out", str(out), "--overwrite"]) == 0
+    assert main(["syntaxgym", "builtin:npz_obj", "--model", str(tiny_llama_dir), "--out", str(out), "--overwrite"]) == 0
     names = {p.name for p in out.iterdir()}
     assert names == {OWNER_FILE, "notes.txt", "results.csv", "summary.csv", "predictions.csv", "meta.json"}
     assert json.loads((out / OWNER_FILE).read_text())["command"] == "syntaxgym"
     assert json.loads((out / "meta.json").read_text())["evaluator"] == "syntaxgym"
 
 
-def test_a_folder_written_before_owner_records_is_adopted_by_its_own_command_only(causal_out, tiny_dir, suite,
+def test_a_folder_written_before_owner_records_is_adopted_by_its_own_command_only(causal_out, tiny_llama_dir, suite,
                                                                                   tmp_path, monkeypatch, capsys):
     out = copy_of(causal_out, tmp_path)
     (out / OWNER_FILE).unlink()
@@ -130,15 +111,15 @@ def test_a_folder_written_before_owner_records_is_adopted_by_its_own_command_onl
         no_model_load(patch)
         assert main(["syntaxgym", "builtin:npz_obj", "--model", "whatever", "--out", str(out)]) == 2
     assert "holds the results of `interp causalgym`" in capsys.readouterr().err
-    assert main(causalgym(tiny_dir, suite, out)) == 0
+    assert main(causalgym(tiny_llama_dir, suite, out)) == 0
     assert json.loads((out / OWNER_FILE).read_text())["command"] == "causalgym"
 
 
-def test_a_folder_holding_only_a_claim_is_free(tiny_dir, suite, tmp_path):
+def test_a_folder_holding_only_a_claim_is_free(tiny_llama_dir, suite, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / OWNER_FILE).write_text(json.dumps({"command": "steer", "settings": {}}))  # a run that failed early
-    assert main(causalgym(tiny_dir, suite, out)) == 0
+    assert main(causalgym(tiny_llama_dir, suite, out)) == 0
     assert json.loads((out / OWNER_FILE).read_text())["command"] == "causalgym"
 
 
@@ -148,24 +129,24 @@ def test_report_still_reads_an_owned_folder(causal_out, tmp_path, capsys):
     assert "rebuilt (causalgym)" in capsys.readouterr().out
 
 
-def test_an_experiment_folder_refuses_another_command(causal_out, tiny_dir, tmp_path, capsys):
+def test_an_experiment_folder_refuses_another_command(causal_out, tiny_llama_dir, tmp_path, capsys):
     out = tmp_path / "exp"
     out.mkdir()
     (out / "experiment.toml").write_text('out = "x"\n')
-    assert main(["syntaxgym", "builtin:npz_obj", "--model", str(tiny_dir), "--out", str(out)]) == 2
+    assert main(["syntaxgym", "builtin:npz_obj", "--model", str(tiny_llama_dir), "--out", str(out)]) == 2
     assert "holds the results of `interp run`" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes anywhere")
-def test_an_unwritable_out_is_refused(tiny_dir, tmp_path, capsys):
+def test_an_unwritable_out_is_refused(tiny_llama_dir, tmp_path, capsys):
     locked = tmp_path / "locked"
     locked.mkdir(mode=0o500)
-    assert main(["syntaxgym", "builtin:npz_obj", "--model", str(tiny_dir), "--out", str(locked / "out")]) == 2
+    assert main(["syntaxgym", "builtin:npz_obj", "--model", str(tiny_llama_dir), "--out", str(locked / "out")]) == 2
     assert "is not writable" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------ interruptions and failures
-def test_ctrl_c_says_what_was_kept_and_a_rerun_resumes(tiny_dir, suite, tmp_path, monkeypatch, capsys):
+def test_ctrl_c_says_what_was_kept_and_a_rerun_resumes(tiny_llama_dir, suite, tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
     original, calls = efficacy.run_unit, []
 
@@ -176,12 +157,12 @@ def test_ctrl_c_says_what_was_kept_and_a_rerun_resumes(tiny_dir, suite, tmp_path
         return original(worker, unit)
 
     monkeypatch.setattr(efficacy, "run_unit", interrupt_third)
-    assert main(causalgym(tiny_dir, suite, out)) == 130
+    assert main(causalgym(tiny_llama_dir, suite, out)) == 130
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err == f"interp causalgym: interrupted: 2 finished units kept in {out}; rerun the same command to resume"
     monkeypatch.setattr(efficacy, "run_unit", original)
     kept = {k: v for k, v in stamps(out).items() if k.startswith("units/")}
-    assert main(causalgym(tiny_dir, suite, out)) == 0
+    assert main(causalgym(tiny_llama_dir, suite, out)) == 0
     after = stamps(out)
     assert all(after[k] == v for k, v in kept.items())
     assert len([k for k in after if k.startswith("units/") and k != "units/config.json"]) == 4
@@ -214,10 +195,10 @@ def test_an_interp_error_has_no_traceback_unless_debug(tmp_path, capsys):
     assert "Traceback" in capsys.readouterr().err
 
 
-def test_a_closed_pipe_ends_quietly(tiny_dir):
+def test_a_closed_pipe_ends_quietly(tiny_llama_dir):
     """``interp sites | true``: the reader is gone before the first line is written (``| head -1`` races)."""
     interp_bin = Path(sys.executable).parent / "interp"
-    done = subprocess.run(["bash", "-c", f"'{interp_bin}' sites --model '{tiny_dir}' | true; "
+    done = subprocess.run(["bash", "-c", f"'{interp_bin}' sites --model '{tiny_llama_dir}' | true; "
                                          "echo ${PIPESTATUS[0]}"],
                           capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.stdout == "0\n"

@@ -7,7 +7,6 @@ import json
 import pandas as pd
 import pytest
 
-import interp
 from interp.cli import main
 
 CONTRAST = {
@@ -19,15 +18,6 @@ CONTRAST = {
 }
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    hm = interp.models.tiny("llama", seed=0)
-    path = tmp_path_factory.mktemp("tiny-llama")
-    hm.model.save_pretrained(path)
-    hm.tokenizer.save_pretrained(path)
-    return path
-
-
 @pytest.fixture
 def contrast_file(tmp_path):
     path = tmp_path / "toy.json"
@@ -35,9 +25,9 @@ def contrast_file(tmp_path):
     return path
 
 
-def test_steer_command_writes_the_output_folder(tiny_dir, contrast_file, tmp_path, capsys):
+def test_steer_command_writes_the_output_folder(tiny_llama_dir, contrast_file, tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["steer", "--model", str(tiny_dir), "--contrast", str(contrast_file), "--layer", "0,1",
+    argv = ["steer", "--model", str(tiny_llama_dir), "--contrast", str(contrast_file), "--layer", "0,1",
             "--coefficients", "-2,0,2", "--max-new-tokens", "3", "--out", str(out)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
@@ -52,14 +42,14 @@ def test_steer_command_writes_the_output_folder(tiny_dir, contrast_file, tmp_pat
     assert {"behaviour", "target", "opposite", "perplexity", "distinct_2"} <= set(summary.metric)
     meta = json.loads((out / "meta.json").read_text())
     assert meta["evaluator"] == "steering" and meta["layers"] == [0, 1] and meta["coefficients"] == [-2.0, 0.0, 2.0]
-    assert meta["contrast"] == str(contrast_file) and meta["model"] == str(tiny_dir) and meta["seed"] == 0
+    assert meta["contrast"] == str(contrast_file) and meta["model"] == str(tiny_llama_dir) and meta["seed"] == 0
 
 
-def test_steer_command_reads_prompts_from_a_file(tiny_dir, contrast_file, tmp_path):
+def test_steer_command_reads_prompts_from_a_file(tiny_llama_dir, contrast_file, tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("Once upon a time\n\nThe weather\n")
     out = tmp_path / "run"
-    assert main(["steer", "--model", str(tiny_dir), "--contrast", str(contrast_file), "--layer", "1",
+    assert main(["steer", "--model", str(tiny_llama_dir), "--contrast", str(contrast_file), "--layer", "1",
                  "--coefficients", "0", "--max-new-tokens", "2", "--prompts", str(prompts), "--out", str(out)]) == 0
     assert pd.read_csv(out / "generations.csv").prompt_text.tolist() == ["Once upon a time", "The weather"]
 
@@ -76,8 +66,8 @@ def test_steer_command_reports_bad_input_before_loading_a_model(tmp_path, capsys
     assert not (tmp_path / "out").exists()
 
 
-def test_steer_command_reports_a_layer_outside_the_model(tiny_dir, contrast_file, tmp_path, capsys):
-    argv = ["steer", "--model", str(tiny_dir), "--contrast", str(contrast_file), "--layer", "7",
+def test_steer_command_reports_a_layer_outside_the_model(tiny_llama_dir, contrast_file, tmp_path, capsys):
+    argv = ["steer", "--model", str(tiny_llama_dir), "--contrast", str(contrast_file), "--layer", "7",
             "--out", str(tmp_path / "out")]
     assert main(argv) == 2
     assert "layer [7] outside the model: the model has 2 layers" in capsys.readouterr().err

@@ -4,12 +4,12 @@ resuming an interrupted run, bad input, and the ``interp causalgym`` command."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import AGREEMENT_LARGE
 
 import interp
 from interp.cli import main
@@ -21,20 +21,8 @@ from interp.methods import METHODS, PairData
 from interp.suites import causalgym
 
 CONTROL = (" dog", " house")  # the tiny tokenizer has no single-token " give"
-TASK = {"agr": {
-    "templates": ["The {subject} near the {object}", "The {subject} behind the {object}"],
-    "label": "subject", "result_prepend_space": True,
-    "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},
-    "variables": {"subject": {"sg": ["dog", "key", "author", "teacher"], "pl": ["dogs", "keys", "authors", "teachers"]},
-                  "object": ["house", "table", "forest", "cabinet", "door"]}}}
+TASK = AGREEMENT_LARGE
 SMALL = dict(n_train=8, n_test=16, das_steps=2, n_boot=100, control_labels=CONTROL)
-
-
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("suite") / "agr.json"
-    path.write_text(json.dumps(TASK))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -192,17 +180,9 @@ def test_layer_specs():
             parse_layers(bad, 30)
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory, hm):
-    path = tmp_path_factory.mktemp("tiny-llama")
-    hm.model.save_pretrained(path)
-    hm.tokenizer.save_pretrained(path)
-    return path
-
-
-def test_causalgym_command_writes_the_output_folder(tiny_dir, suite, tmp_path, capsys):
+def test_causalgym_command_writes_the_output_folder(tiny_llama_dir, suite, tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["causalgym", "--model", str(tiny_dir), "--suite", str(suite), "--methods", "mean,random,vanilla",
+    argv = ["causalgym", "--model", str(tiny_llama_dir), "--suite", str(suite), "--methods", "mean,random,vanilla",
             "--layers", "0:2", "--n-train", "8", "--n-test", "8", "--no-control", "--n-boot", "50", "--out", str(out)]
     assert main(argv) == 0
     printed = capsys.readouterr().out

@@ -16,30 +16,21 @@ accuracy (and vice versa).
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
-from conftest import FIXTURES
+from conftest import AGREEMENT_LARGE, FIXTURES
 
 import interp
 from interp.interventions import Patch
 from interp.methods import PairData, score
 from interp.suites import causalgym
 
-TASK = {"agr": {
-    "templates": ["The {subject} near the {object}", "The {subject} behind the {object}"],
-    "label": "subject", "result_prepend_space": True,
-    "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},
-    "variables": {"subject": {"sg": ["dog", "key", "author", "teacher"], "pl": ["dogs", "keys", "authors", "teachers"]},
-                  "object": ["house", "table", "forest", "cabinet", "door"]}}}
+TASK = AGREEMENT_LARGE
 
 
 @pytest.fixture(scope="module")
-def splits(tmp_path_factory):
-    path = tmp_path_factory.mktemp("suite") / "agr.json"
-    path.write_text(json.dumps(TASK))
-    return causalgym.load_templates(path, seed=0, sizes=(16, 8, 8))["agr"]
+def splits(suite):
+    return causalgym.load_templates(suite, seed=0, sizes=(16, 8, 8))["agr"]
 
 
 def assert_swap_units(pairs):

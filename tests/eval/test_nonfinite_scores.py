@@ -8,18 +8,15 @@ import json
 
 import pytest
 import torch
-from conftest import FIXTURES
+from conftest import AGREEMENT_SMALL, FIXTURES
 
 import interp
 from interp.errors import NumericalError
 from interp.eval import causal_efficacy, head_attribution, recall_scaling, steering_sweep, syntaxgym
 from interp.suites import recall
 
-TASK = {"agr": {
-    "templates": ["The {subject} near the {object}"], "label": "subject", "result_prepend_space": True,
-    "labels": {"sg": ["is"], "pl": ["are"]},
-    "variables": {"subject": {"sg": ["dog", "key", "author"], "pl": ["dogs", "keys", "authors"]},
-                  "object": ["house", "table", "forest", "door"]}}}
+# the small task with one label per number
+TASK = {"agr": {**AGREEMENT_SMALL["agr"], "labels": {"sg": ["is"], "pl": ["are"]}}}
 
 
 def broken(value: float) -> interp.HookedModel:

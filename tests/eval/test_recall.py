@@ -164,18 +164,9 @@ def test_bad_inputs_fail_before_any_generation(suite, monkeypatch):
         recall(hm, suite, [(5, 0)])
 
 
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    hm = interp.models.tiny("llama")
-    path = tmp_path_factory.mktemp("tiny-llama")
-    hm.model.save_pretrained(path)
-    hm.tokenizer.save_pretrained(path)
-    return path
-
-
-def test_recall_command_writes_the_output_folder(tiny_dir, tmp_path, capsys):
+def test_recall_command_writes_the_output_folder(tiny_llama_dir, tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["recall", "--model", str(tiny_dir), "--out", str(out), "--all-facts", "--n-facts", "6",
+    code = main(["recall", "--model", str(tiny_llama_dir), "--out", str(out), "--all-facts", "--n-facts", "6",
                  "--heads", "top:2", "--factors=-1.5,1", "--max-new-tokens", "2"])
     assert code == 0
     printed = capsys.readouterr().out

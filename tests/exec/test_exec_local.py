@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
+from conftest import AGREEMENT_SMALL
 from safetensors.torch import load_file
 
 import interp
@@ -19,11 +19,7 @@ from interp.eval import causal_efficacy
 from interp.exec import Executor, LocalExecutor, ModelSpec, RayExecutor, Worker, get_executor
 
 CONTROL = (" dog", " house")  # the tiny tokenizer has no single-token " give"
-TASK = {"agr": {
-    "templates": ["The {subject} near the {object}"], "label": "subject", "result_prepend_space": True,
-    "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},
-    "variables": {"subject": {"sg": ["dog", "key", "author"], "pl": ["dogs", "keys", "authors"]},
-                  "object": ["house", "table", "forest", "door"]}}}
+TASK = AGREEMENT_SMALL
 SWEEP = dict(methods=["das", "mean", "random", "vanilla"], layers=[0, 1], n_train=6, n_test=8, das_steps=2,
              n_boot=50, control_labels=CONTROL)
 
@@ -39,13 +35,6 @@ class ReversedFreshWorkers(Executor):
         for unit in reversed(list(units)):
             self.ran.append(unit.key)
             yield unit, fn(Worker(model, shared), unit)
-
-
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("suite") / "agr.json"
-    path.write_text(json.dumps(TASK))
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
+from conftest import AGREEMENT_SMALL
 
 import interp
 from interp.eval import causal_efficacy
@@ -20,11 +20,7 @@ ray = pytest.importorskip("ray", reason="the Ray executor tests need the `ray` e
 pytestmark = pytest.mark.ray
 
 CONTROL = (" dog", " house")  # the tiny tokenizer has no single-token " give"
-TASK = {"agr": {
-    "templates": ["The {subject} near the {object}"], "label": "subject", "result_prepend_space": True,
-    "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},
-    "variables": {"subject": {"sg": ["dog", "key", "author"], "pl": ["dogs", "keys", "authors"]},
-                  "object": ["house", "table", "forest", "door"]}}}
+TASK = AGREEMENT_SMALL
 SWEEP = dict(methods=["das", "mean", "vanilla"], layers=[0, 1], n_train=6, n_test=8, das_steps=4, n_boot=50,
              control_labels=CONTROL)
 N_UNITS = 3 * 2 * 2
@@ -45,13 +41,6 @@ def executor(cluster):
     """Two workers, each loading the tiny model once, kept across the module's sweeps (1 torch thread each)."""
     with RayExecutor(num_workers=2, max_retries=2, threads=1) as executor:
         yield executor
-
-
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("suite") / "agr.json"
-    path.write_text(json.dumps(TASK))
-    return path
 
 
 @pytest.fixture(scope="module")

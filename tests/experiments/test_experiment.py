@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import AGREEMENT_LARGE
 
 import interp
 from interp.cli import main
@@ -15,38 +16,17 @@ from interp.errors import InputError
 from interp.experiments import Experiment, dumps, run_experiment
 from interp.experiments.runner import KEY_COLUMNS, RUN_RECORD
 
-TASK = {"agr": {
-    "templates": ["The {subject} near the {object}", "The {subject} behind the {object}"],
-    "label": "subject", "result_prepend_space": True,
-    "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},
-    "variables": {"subject": {"sg": ["dog", "key", "author", "teacher"], "pl": ["dogs", "keys", "authors", "teachers"]},
-                  "object": ["house", "table", "forest", "cabinet", "door"]}}}
+TASK = AGREEMENT_LARGE
 
 
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("suite") / "agr.json"
-    path.write_text(json.dumps(TASK))
-    return path
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory) -> Path:
-    hm = interp.models.tiny("llama")
-    path = tmp_path_factory.mktemp("models") / "tiny-llama"
-    hm.model.save_pretrained(path)
-    hm.tokenizer.save_pretrained(path)
-    return path
-
-
-def spec_text(tiny_dir: Path, suite: Path, out: Path, **changes: str) -> str:
+def spec_text(tiny_llama_dir: Path, suite: Path, out: Path, **changes: str) -> str:
     text = f"""
 title = "tiny agreement"
 out = "{out}"
 seeds = [0, 1]
 
 [[models]]
-name = "{tiny_dir}"
+name = "{tiny_llama_dir}"
 
 [[evaluations]]
 name = "agr"
@@ -131,8 +111,8 @@ def test_defaults_are_filled_in_and_evaluation_names_are_unique():
                                                    "causalgym-agreement-2__default__default__seed0"]
 
 
-def test_a_spec_written_by_dumps_reads_back_to_the_same_experiment(tiny_dir, suite, tmp_path):
-    spec = Experiment.from_toml_text(spec_text(tiny_dir, suite, tmp_path / "o"))
+def test_a_spec_written_by_dumps_reads_back_to_the_same_experiment(tiny_llama_dir, suite, tmp_path):
+    spec = Experiment.from_toml_text(spec_text(tiny_llama_dir, suite, tmp_path / "o"))
     again = Experiment.from_toml_text(dumps(spec.to_dict()))
     assert again == spec and again.to_dict() == spec.to_dict()
 
@@ -146,8 +126,8 @@ def test_bad_spec_fails_before_any_model_loads_and_writes_nothing(tmp_path, caps
     assert not (tmp_path / "o").exists()
 
 
-def test_layers_outside_a_model_fail_when_it_loads_before_any_run(tiny_dir, suite, tmp_path):
-    spec = Experiment.from_toml_text(spec_text(tiny_dir, suite, tmp_path / "o", **{'"0:2"': '"0:9"'}))
+def test_layers_outside_a_model_fail_when_it_loads_before_any_run(tiny_llama_dir, suite, tmp_path):
+    spec = Experiment.from_toml_text(spec_text(tiny_llama_dir, suite, tmp_path / "o", **{'"0:2"': '"0:9"'}))
     with pytest.raises(InputError, match="evaluation 'agr' on tiny-llama: layers: layer range '0:9'"):
         run_experiment(spec, log=lambda line: None)
     assert not (tmp_path / "o" / "runs").exists()
@@ -155,16 +135,16 @@ def test_layers_outside_a_model_fail_when_it_loads_before_any_run(tiny_dir, suit
 
 # ------------------------------------------------------------------------------ running
 @pytest.fixture(scope="module")
-def finished(tiny_dir, suite, tmp_path_factory):
+def finished(tiny_llama_dir, suite, tmp_path_factory):
     """The experiment run once through the CLI."""
     folder = tmp_path_factory.mktemp("experiment")
     spec = folder / "spec.toml"
-    spec.write_text(spec_text(tiny_dir, suite, folder / "out"))
+    spec.write_text(spec_text(tiny_llama_dir, suite, folder / "out"))
     assert main(["run", str(spec)]) == 0
     return spec, folder / "out"
 
 
-def test_the_output_folder_holds_spec_tables_runs_metadata_and_figures(finished, tiny_dir):
+def test_the_output_folder_holds_spec_tables_runs_metadata_and_figures(finished, tiny_llama_dir):
     spec, out = finished
     assert (out / "experiment.toml").read_text() == spec.read_text()
     runs = sorted(p.name for p in (out / "runs").iterdir())
@@ -220,9 +200,9 @@ def test_rerunning_skips_finished_runs_without_loading_a_model(finished, capsys)
     assert (out / "summary.csv").read_bytes() == summary
 
 
-def test_an_interrupted_experiment_resumes_only_what_is_missing(tiny_dir, suite, tmp_path, finished):
+def test_an_interrupted_experiment_resumes_only_what_is_missing(tiny_llama_dir, suite, tmp_path, finished):
     _, reference = finished
-    spec = Experiment.from_toml_text(spec_text(tiny_dir, suite, tmp_path / "out"))
+    spec = Experiment.from_toml_text(spec_text(tiny_llama_dir, suite, tmp_path / "out"))
     run_experiment(spec, log=lambda line: None)
     # interrupt seed 1 mid-run: its record, tables and some units are gone
     seed1 = tmp_path / "out" / "runs" / "agr__tiny-llama__default__seed1"
@@ -245,13 +225,13 @@ def test_an_interrupted_experiment_resumes_only_what_is_missing(tiny_dir, suite,
         pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out" / name), pd.read_csv(reference / name))
 
 
-def test_a_changed_setting_reruns_the_run_and_reuses_its_valid_units(tiny_dir, suite, tmp_path):
+def test_a_changed_setting_reruns_the_run_and_reuses_its_valid_units(tiny_llama_dir, suite, tmp_path):
     out = tmp_path / "out"
-    one = Experiment.from_toml_text(spec_text(tiny_dir, suite, out, **{"seeds = [0, 1]": "seeds = [0]"}))
+    one = Experiment.from_toml_text(spec_text(tiny_llama_dir, suite, out, **{"seeds = [0, 1]": "seeds = [0]"}))
     run_experiment(one, log=lambda line: None)
     folder = out / "runs" / "agr__tiny-llama__default__seed0"
     old_units = {p.name: p.stat().st_mtime_ns for p in (folder / "units").glob("*.json")}
-    more = Experiment.from_toml_text(spec_text(tiny_dir, suite, out, **{
+    more = Experiment.from_toml_text(spec_text(tiny_llama_dir, suite, out, **{
         "seeds = [0, 1]": "seeds = [0]", '"random", "vanilla"]': '"random", "vanilla", "pca"]'}))
     result = run_experiment(more, log=lambda line: None)
     assert result.ran == ["agr__tiny-llama__default__seed0"]
@@ -261,9 +241,9 @@ def test_a_changed_setting_reruns_the_run_and_reuses_its_valid_units(tiny_dir, s
     assert "pca" in set(pd.read_csv(out / "results.csv").method)
 
 
-def test_dry_run_prints_the_plan_and_loads_nothing(tiny_dir, suite, tmp_path, capsys):
+def test_dry_run_prints_the_plan_and_loads_nothing(tiny_llama_dir, suite, tmp_path, capsys):
     spec = tmp_path / "spec.toml"
-    spec.write_text(spec_text(tiny_dir, suite, tmp_path / "out"))
+    spec.write_text(spec_text(tiny_llama_dir, suite, tmp_path / "out"))
     assert main(["run", str(spec), "--dry-run", "--out", str(tmp_path / "elsewhere")]) == 0
     printed = capsys.readouterr().out
     assert "3 run(s), 0 finished" in printed and "[ ] runs/agr__tiny-llama__default__seed1" in printed

@@ -3,11 +3,11 @@ byte for byte what the run wrote, for ``interp causalgym``, ``interp syntaxgym``
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import AGREEMENT_SMALL
 
 import interp
 from interp.cli import main
@@ -15,27 +15,10 @@ from interp.errors import InputError
 from interp.eval import causal_efficacy
 from interp.experiments.report import folder_kind, rebuild
 
-TASK = {"agr": {
-    "templates": ["The {subject} near the {object}"], "label": "subject", "result_prepend_space": True,
-    "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},
-    "variables": {"subject": {"sg": ["dog", "key", "author"], "pl": ["dogs", "keys", "authors"]},
-                  "object": ["house", "table", "forest", "cabinet"]}}}
-
-
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("suite") / "agr.json"
-    path.write_text(json.dumps(TASK))
-    return path
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory) -> Path:
-    hm = interp.models.tiny("llama")
-    path = tmp_path_factory.mktemp("models") / "tiny-llama"
-    hm.model.save_pretrained(path)
-    hm.tokenizer.save_pretrained(path)
-    return path
+# the small task with "cabinet" for "door" among the objects
+_OBJECTS = ["house", "table", "forest", "cabinet"]
+TASK = {"agr": {**AGREEMENT_SMALL["agr"],
+                "variables": {**AGREEMENT_SMALL["agr"]["variables"], "object": _OBJECTS}}}
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +69,9 @@ def test_report_of_an_interrupted_causalgym_run_summarises_the_units_done(causal
                                   finished.sort_values(key).reset_index(drop=True), check_dtype=False)
 
 
-def test_report_of_a_syntaxgym_folder(tiny_dir, tmp_path, capsys):
+def test_report_of_a_syntaxgym_folder(tiny_llama_dir, tmp_path, capsys):
     out = tmp_path / "sg"
-    assert main(["syntaxgym", "builtin:npz_obj", "builtin:number_pp", "--model", str(tiny_dir), "--out",
+    assert main(["syntaxgym", "builtin:npz_obj", "builtin:number_pp", "--model", str(tiny_llama_dir), "--out",
                  str(out)]) == 0
     before = snapshot(out)
     (out / "summary.csv").unlink()
@@ -99,11 +82,11 @@ def test_report_of_a_syntaxgym_folder(tiny_dir, tmp_path, capsys):
     assert (out / "figures" / "syntaxgym_accuracy.html").is_file()
 
 
-def test_report_of_an_experiment_folder(tiny_dir, suite, tmp_path, capsys):
+def test_report_of_an_experiment_folder(tiny_llama_dir, suite, tmp_path, capsys):
     spec = tmp_path / "spec.toml"
     spec.write_text(f"""
 out = "{tmp_path / 'out'}"
-models = ["{tiny_dir}"]
+models = ["{tiny_llama_dir}"]
 [[evaluations]]
 evaluator = "causalgym"
 suite = "{suite}"

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 from pathlib import Path
 
 import huggingface_hub.constants
 import pandas as pd
 import pytest
 import torch
+from conftest import AGREEMENT_SMALL
 
 import interp
 from interp.cli import main
@@ -20,11 +20,10 @@ from interp.eval import causal_efficacy
 from interp.experiments import Experiment
 from interp.viz.trajectory import revision_steps, revision_trajectory, trajectory_table
 
-TASK = {"agr": {
-    "templates": ["The {subject} near the {object}"], "label": "subject", "result_prepend_space": True,
-    "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},
-    "variables": {"subject": {"sg": ["dog", "key", "author"], "pl": ["dogs", "keys", "authors"]},
-                  "object": ["house", "table", "forest", "cabinet"]}}}
+# the small task with "cabinet" for "door" among the objects
+_OBJECTS = ["house", "table", "forest", "cabinet"]
+TASK = {"agr": {**AGREEMENT_SMALL["agr"],
+                "variables": {**AGREEMENT_SMALL["agr"]["variables"], "object": _OBJECTS}}}
 REVISIONS = {"step1": 1, "step20": 2}  # revision -> seed of the tiny model saved under it
 
 
@@ -51,13 +50,6 @@ def offline(hub_cache):
         patch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub_cache))
         patch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
         yield hub_cache
-
-
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("suite") / "agr.json"
-    path.write_text(json.dumps(TASK))
-    return path
 
 
 def test_load_reads_each_revision_from_the_local_cache(offline):

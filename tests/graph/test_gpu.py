@@ -35,8 +35,8 @@ def test_runs_and_interventions_match_the_cpu(family):
     cpu, gpu = both(family)
     assert gpu.device.type == "cuda"
     vector = torch.randn(cpu.d_model, generator=torch.Generator().manual_seed(0))
-    on_cpu, on_gpu = (hm.run(BASE, cache=["resid_post.0", "z.1"], interventions=[Steer("resid_pre.1", vector, alpha=2.0)])
-                      for hm in (cpu, gpu))
+    steer = [Steer("resid_pre.1", vector, alpha=2.0)]
+    on_cpu, on_gpu = (hm.run(BASE, cache=["resid_post.0", "z.1"], interventions=steer) for hm in (cpu, gpu))
     close(on_cpu.logits, on_gpu.logits)
     close(on_cpu.cache["z.1"], on_gpu.cache["z.1"])
     assert interp.graph.count_hooks(gpu.model) == 0

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from conftest import without_kv_cache
+from conftest import AGREEMENT_SMALL, without_kv_cache
 
 import interp
 from interp.eval import causal_efficacy
@@ -138,11 +138,7 @@ def test_a_model_without_a_kv_cache_warns_and_records_the_slow_paths():
             "resumed-rows"
 
 
-TASK = {"agr": {
-    "templates": ["The {subject} near the {object}"], "label": "subject", "result_prepend_space": True,
-    "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},
-    "variables": {"subject": {"sg": ["dog", "key", "author"], "pl": ["dogs", "keys", "authors"]},
-                  "object": ["house", "table", "forest", "door"]}}}
+TASK = AGREEMENT_SMALL
 
 
 @pytest.mark.parametrize("slow", [False, True])

@@ -49,17 +49,13 @@ from interp.suites.formula import parse_formula
 
 if __name__ == "__main__":  # run as a script (regenerating BAD_INPUTS.md): find conftest as pytest does
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import FIXTURES  # noqa: E402
+from conftest import AGREEMENT_SMALL, FIXTURES  # noqa: E402
 
 HERE = Path(__file__).parent
 MARKDOWN = HERE / "BAD_INPUTS.md"
 BASE = ["The key to the cabinets", "The dog near the houses"]
 SOURCE = ["The keys to the cabinet", "The dogs near the house"]
-TASK = {"agr": {
-    "templates": ["The {subject} near the {object}"], "label": "subject", "result_prepend_space": True,
-    "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},
-    "variables": {"subject": {"sg": ["dog", "key", "author"], "pl": ["dogs", "keys", "authors"]},
-                  "object": ["house", "table", "forest", "door"]}}}
+TASK = AGREEMENT_SMALL
 SMALL = dict(n_train=4, n_test=2, n_boot=10, control_labels=(" dog", " house"))
 
 
@@ -596,7 +592,7 @@ CASES: list[Case] = [
 
 
 @pytest.fixture(scope="module")
-def context(tmp_path_factory):
+def context(tmp_path_factory, suite):
     from transformers import DistilBertConfig, DistilBertModel
 
     hm = interp.models.tiny("llama")
@@ -605,11 +601,9 @@ def context(tmp_path_factory):
     DistilBertModel(DistilBertConfig(vocab_size=32, dim=16, n_layers=1, n_heads=2,
                                      hidden_dim=32)).save_pretrained(encoder_dir)
     interp.models.tiny_tokenizer().save_pretrained(encoder_dir)
-    templates = tmp_path_factory.mktemp("suite") / "agr.json"
-    templates.write_text(json.dumps(TASK))
     calls: list[int] = []
     handle = hm.model.register_forward_pre_hook(lambda *args: calls.append(1))
-    yield SimpleNamespace(hm=hm, src=src, encoder_dir=encoder_dir, templates=templates, calls=calls)
+    yield SimpleNamespace(hm=hm, src=src, encoder_dir=encoder_dir, templates=suite, calls=calls)
     handle.remove()
 
 

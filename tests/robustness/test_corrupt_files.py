@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import FIXTURES
+from conftest import AGREEMENT_SMALL, FIXTURES
 from safetensors.torch import load_file, save_file
 
 import interp
@@ -26,11 +26,7 @@ from interp.eval import causal_efficacy
 from interp.interventions import DAS, Patch, Steer, Subspace, load
 from interp.suites import causalgym, syntaxgym
 
-TASK = {"agr": {
-    "templates": ["The {subject} near the {object}"], "label": "subject", "result_prepend_space": True,
-    "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},
-    "variables": {"subject": {"sg": ["dog", "key", "author"], "pl": ["dogs", "keys", "authors"]},
-                  "object": ["house", "table", "forest", "door"]}}}
+TASK = AGREEMENT_SMALL
 
 
 class Evil:

@@ -6,17 +6,13 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-from conftest import FIXTURES
+from conftest import AGREEMENT_LARGE, FIXTURES
 
 import interp
 from interp.eval import causal_efficacy, syntaxgym
 from interp.interventions import patch_sweep
 
-TASK = {"agr": {
-    "templates": ["The {subject} near the {object}", "The {subject} behind the {object}"],
-    "label": "subject", "result_prepend_space": True, "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},
-    "variables": {"subject": {"sg": ["dog", "key", "author", "teacher"], "pl": ["dogs", "keys", "authors", "teachers"]},
-                  "object": ["house", "table", "forest", "cabinet", "door"]}}}
+TASK = AGREEMENT_LARGE
 
 
 def equal(a: pd.DataFrame, b: pd.DataFrame) -> None:

@@ -11,12 +11,11 @@ run makes), so the fault lands in the middle of the work, not at its start.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 
 import pytest
 import torch
-from conftest import FIXTURES
+from conftest import AGREEMENT_SMALL, FIXTURES
 
 import interp
 from interp.errors import InputError
@@ -40,11 +39,7 @@ from interp.methods import PairData, score, train_das
 BASE = ["The key to the cabinets", "The dog near the houses"]
 SOURCE = ["The keys to the cabinet", "The dogs near the house"]
 ERRORS = [RuntimeError("fault inside"), KeyboardInterrupt()]
-TASK = {"agr": {
-    "templates": ["The {subject} near the {object}"], "label": "subject", "result_prepend_space": True,
-    "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},
-    "variables": {"subject": {"sg": ["dog", "key", "author"], "pl": ["dogs", "keys", "authors"]},
-                  "object": ["house", "table", "forest", "door"]}}}
+TASK = AGREEMENT_SMALL
 
 
 def fingerprint(hm) -> dict:
@@ -150,13 +145,6 @@ def test_a_fault_inside_an_intervention_leaves_the_model_as_it_was(hm, kind, err
 
 
 # ------------------------------------------------------------------------------ inside evaluators
-@pytest.fixture(scope="module")
-def templates(tmp_path_factory):
-    path = tmp_path_factory.mktemp("suite") / "agr.json"
-    path.write_text(json.dumps(TASK))
-    return path
-
-
 def pairs(hm) -> PairData:
     return PairData.from_texts(hm, BASE, SOURCE, base_positions=[[1, 2], [1, 2]], source_positions=[[1, 2], [1, 2]],
                                base_labels=[" is", " is"], source_labels=[" are", " are"], base_types=["sg", "sg"])
@@ -182,9 +170,9 @@ def evaluators(hm, templates, tmp_path) -> dict[str, Callable[[], object]]:
 @pytest.mark.parametrize("error", ERRORS, ids=["exception", "KeyboardInterrupt"])
 @pytest.mark.parametrize("name", ["syntaxgym", "causal_efficacy", "patch_sweep", "attribution_patch", "train_das",
                                   "score", "Steer.from_contrast", "hm.generate"])
-def test_a_fault_half_way_through_an_evaluator_leaves_the_model_as_it_was(name, error, templates, tmp_path):
+def test_a_fault_half_way_through_an_evaluator_leaves_the_model_as_it_was(name, error, suite, tmp_path):
     hm = user_state(interp.models.tiny("llama"))
-    work = evaluators(hm, templates, tmp_path)[name]
+    work = evaluators(hm, suite, tmp_path)[name]
     last_layer = hm.model.get_submodule(hm.layout.layers)[-1]
     counter = FailAt(last_layer)
     work()  # a whole run, to count the calls
@@ -195,7 +183,7 @@ def test_a_fault_half_way_through_an_evaluator_leaves_the_model_as_it_was(name, 
     fault = FailAt(last_layer, error, at=max(1, counter.calls // 2))
     try:
         with pytest.raises(type(error)):
-            evaluators(hm, templates, tmp_path / "again")[name]()
+            evaluators(hm, suite, tmp_path / "again")[name]()
     finally:
         fault.remove()
     assert fault.calls == max(1, counter.calls // 2)

@@ -19,17 +19,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import AGREEMENT_LARGE
 
 import interp
 
 SEED = 20240611
-TASK = {"agr": {
-    "templates": ["The {subject} near the {object}", "The {subject} behind the {object}"],
-    "label": "subject", "result_prepend_space": True, "labels": {"sg": ["is", "was"], "pl": ["are", "were"]},
-    "variables": {"subject": {"sg": ["dog", "key", "author", "teacher"], "pl": ["dogs", "keys", "authors", "teachers"]},
-                  "object": ["house", "table", "forest", "cabinet", "door"]}}}
 METHODS = "das,mean,pca,probe,random,vanilla"
-TASK["agr2"] = {**TASK["agr"], "labels": {"sg": ["was", "likes"], "pl": ["were", "think"]}}
+# the large task and a second one with other labels
+TASK = {**AGREEMENT_LARGE,
+        "agr2": {**AGREEMENT_LARGE["agr"], "labels": {"sg": ["was", "likes"], "pl": ["were", "think"]}}}
 N_UNITS = 2 * 6 * 2  # tasks x methods x layers (no control task: the tiny vocabulary has no " give")
 KEY = ["task", "method", "layer", "position", "control", "metric"]
 
