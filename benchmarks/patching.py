@@ -188,8 +188,7 @@ def main() -> None:
     # ---------------------------------------------------------------- 3. attribution patching
     attribution, estimate = interleaved(
         {"attribution": lambda: attribution_patch(hm, [BASE], [SOURCE], metric=metric)}, args.reps)
-    clean = metric(hm.run(BASE).last_logits)
-    rho = spearman(estimate["attribution"].values, exact - clean)  # both effects: metric(patched) - metric(clean)
+    rho = spearman(estimate["attribution"].values, exact)  # both effects: metric(patched) - metric(clean)
 
     # ---------------------------------------------------------------- 4. per head
     heads = dict(kind="z", per_head=True, metric=metric)
