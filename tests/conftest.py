@@ -109,3 +109,15 @@ def without_kv_cache(hm):
     clone.load_state_dict(model.state_dict())
     clone.eval().to(hm.device)
     return interp.wrap(clone, hm.tokenizer, name=f"{hm.name}-no-kv-cache")
+
+
+# A minimal pair for patching sweeps (the second base ends one token later than its source).
+SWEEP_BASE = ["The key to the cabinets", "The dog near the houses was"]
+SWEEP_SOURCE = ["The keys to the cabinet", "The dogs near the house"]
+
+
+def logit_diff(hm):
+    """The metric logit(" are") - logit(" is") of ``hm``'s tokenizer, for sweeps and attribution."""
+    are, is_ = hm.tokenizer(" are")["input_ids"][-1], hm.tokenizer(" is")["input_ids"][-1]
+    return lambda logits: logits[..., are] - logits[..., is_]
+

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import without_kv_cache
+from conftest import SWEEP_BASE, SWEEP_SOURCE, logit_diff, without_kv_cache
 
 import interp
 from interp.graph.resume import SlowPathWarning
@@ -21,18 +21,12 @@ from interp.interventions import (
 )
 from interp.models import FAMILIES
 
-BASE = ["The key to the cabinets", "The dog near the houses was"]
-SOURCE = ["The keys to the cabinet", "The dogs near the house"]
+BASE, SOURCE = SWEEP_BASE, SWEEP_SOURCE
 
 
 @pytest.fixture(scope="module", params=FAMILIES)
 def hm(request):
     return interp.models.tiny(request.param)
-
-
-def logit_diff(hm):
-    are, is_ = hm.tokenizer(" are")["input_ids"][-1], hm.tokenizer(" is")["input_ids"][-1]
-    return lambda logits: logits[..., are] - logits[..., is_]
 
 
 def n_heads_of(hm, kind):

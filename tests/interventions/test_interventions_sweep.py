@@ -5,23 +5,18 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import SWEEP_BASE, SWEEP_SOURCE, logit_diff
 
 import interp
 from interp.interventions import Patch, attribution_patch, patch_sweep, serial_patch_sweep, spearman
 from interp.models import FAMILIES
 
-BASE = ["The key to the cabinets", "The dog near the houses was"]
-SOURCE = ["The keys to the cabinet", "The dogs near the house"]
+BASE, SOURCE = SWEEP_BASE, SWEEP_SOURCE
 
 
 @pytest.fixture(scope="module", params=FAMILIES)
 def hm(request):
     return interp.models.tiny(request.param)
-
-
-def logit_diff(hm):
-    are, is_ = hm.tokenizer(" are")["input_ids"][-1], hm.tokenizer(" is")["input_ids"][-1]
-    return lambda logits: logits[..., are] - logits[..., is_]
 
 
 @pytest.mark.parametrize("kind", ["resid_pre", "mlp_out"])
