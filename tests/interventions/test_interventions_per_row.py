@@ -1,5 +1,7 @@
 """Per-row interventions: one forward whose rows each carry their own parameters equals the R
-single-row runs, bit for bit, on a tiny model of each family."""
+single-row runs on a tiny model of each family, to float32 rounding. (Not bit for bit: a batch of 1
+and a batch of R, or a basis per row and one shared basis, take different matmul kernels, which on
+some CPUs differ in the last bit; a row given another row's parameters differs by 1e-2 or more.)"""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ def rows_and_singles(hm, per_row, single) -> list[tuple[torch.Tensor, torch.Tens
 
 def assert_all_equal(pairs) -> None:
     for r, (row, alone) in enumerate(pairs):
-        assert torch.equal(row, alone), f"row {r} differs by {(row - alone).abs().max():.3g}"
+        torch.testing.assert_close(row, alone, atol=2e-6, rtol=0, msg=lambda m, r=r: f"row {r}: {m}")
 
 
 def draws(hm, k: int = 2):
