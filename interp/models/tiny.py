@@ -20,8 +20,12 @@ import torch
 
 from interp.errors import ModelLoadError
 from interp.graph import HookedModel
+from interp.models.tiny_configs import ADDS_BOS, TINY_CONFIGS, tiny_config
 
 FAMILIES = ("gpt2", "neox", "llama")
+# Every Hugging Face model_type with a tiny config (interp.models.tiny_configs); "neox" names gpt_neox.
+MODEL_TYPES = tuple(TINY_CONFIGS)
+_ALIASES = {"neox": "gpt_neox"}
 
 _CORPUS = """
 The keys to the cabinet are on the table. The key to the cabinets is on the table.
@@ -75,38 +79,39 @@ def tiny_tokenizer(add_bos: bool = False):
     )
 
 
-def _config(family: str, vocab_size: int, overrides: dict):
-    from transformers import GPT2Config, GPTNeoXConfig, LlamaConfig
-
-    common = {"vocab_size": vocab_size, "bos_token_id": 0, "eos_token_id": 0, "pad_token_id": 0}
-    if family == "gpt2":
-        base = dict(n_layer=2, n_head=4, n_embd=64, n_positions=128, resid_pdrop=0.0, embd_pdrop=0.0,
-                    attn_pdrop=0.0)
-        return GPT2Config(**{**common, **base, **overrides})
-    if family == "neox":
-        base = dict(num_hidden_layers=2, num_attention_heads=4, hidden_size=64, intermediate_size=256,
-                    max_position_embeddings=128, rotary_pct=0.5, use_parallel_residual=True)
-        return GPTNeoXConfig(**{**common, **base, **overrides})
-    base = dict(num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, hidden_size=64,
-                intermediate_size=128, max_position_embeddings=128, tie_word_embeddings=False)
-    return LlamaConfig(**{**common, **base, **overrides})
+def _model_type(family: str) -> str:
+    """The Hugging Face ``model_type`` behind a tiny ``family`` name (``"neox"`` is ``gpt_neox``)."""
+    model_type = _ALIASES.get(family, family)
+    if model_type not in TINY_CONFIGS:
+        raise ModelLoadError(
+            f"unknown tiny family {family!r}; choose one of {', '.join(FAMILIES)} or a Hugging Face model type: "
+            f"{', '.join(sorted(MODEL_TYPES))}"
+        )
+    return model_type
 
 
 def tiny(family: str = "llama", *, seed: int = 0, attn_implementation: str = "sdpa", device: str | None = None,
          **overrides):
-    """A small random model of ``family`` (``"gpt2"``, ``"neox"`` or ``"llama"``), wrapped.
+    """A small random model of ``family`` (``"gpt2"``, ``"neox"``, ``"llama"`` or any Hugging Face ``model_type``
+    of :data:`MODEL_TYPES`, e.g. ``"gemma2"``, ``"falcon"``, ``"mixtral"``, ``"mamba"``), wrapped.
 
     Keyword ``overrides`` go to the family's ``transformers`` config (e.g. ``num_hidden_layers=3``;
     real sizes give a random model of a real architecture, for timing). The same ``seed`` always gives
     the same weights. ``device``: where the model lives (default ``$INTERP_TINY_DEVICE``, else the
-    CPU; the test suite's ``--device cuda`` sets it).
+    CPU; the test suite's ``--device cuda`` sets it). ``attn_implementation`` falls back to ``"eager"`` on
+    families without SDPA attention (and state-space models, which have no attention).
+
+    >>> tiny("falcon").model.config.new_decoder_architecture
+    True
     """
     from transformers import AutoModelForCausalLM
 
-    if family not in FAMILIES:
-        raise ModelLoadError(f"unknown tiny family {family!r}; choose one of {', '.join(FAMILIES)}")
-    tokenizer = tiny_tokenizer(add_bos=family == "llama")
-    config = _config(family, len(tokenizer), overrides)
+    model_type = _model_type(family)
+    tokenizer = tiny_tokenizer(add_bos=model_type in ADDS_BOS)
+    config = tiny_config(model_type, len(tokenizer), **overrides)
+    model_class = AutoModelForCausalLM._model_mapping[type(config)]
+    if attn_implementation == "sdpa" and not getattr(model_class, "_supports_sdpa", False):
+        attn_implementation = "eager"
     config._attn_implementation = attn_implementation
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
