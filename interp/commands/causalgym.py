@@ -3,12 +3,15 @@
     interp causalgym --suite builtin:agreement --tasks agr_sv_num_pp --methods das,mean,random,vanilla \\
         --layers 0:8:2 --out runs/agreement
     interp causalgym --suite builtin:agreement --layers 0:30:2 --out runs/full     # all methods, 400/100 pairs
+    interp causalgym --suite runs/full/rows --layers 0:30:2 --out runs/again      # the same pairs, from the rows
 
 For each task, layer and aligned position every method finds a direction on the training pairs
 and is scored on the test pairs (log odds-ratio, IIA, behavioural accuracy; selectivity against
 the control task unless ``--no-control``). Writes ``results.csv`` (one row per unit, position
 and metric), ``summary.csv`` (the published aggregation with 95 % bootstrap CIs, also printed),
-``meta.json``, ``units/`` (one file per finished unit: rerunning into the same folder resumes),
+``meta.json`` (with ``split_overlap``: per task, the share of test sentences also in training),
+``rows/`` (the pairs used, as published rows: ``--suite DIR/rows`` reruns them),
+``units/`` (one file per finished unit: rerunning into the same folder resumes),
 ``directions/`` (safetensors, reloadable with :func:`interp.eval.load_directions`) and
 ``figures/*.html`` when :mod:`interp.viz` is available.
 
@@ -39,14 +42,17 @@ from interp.experiments import Experiment, dumps, run_experiment
 from interp.folders import check_out as check
 from interp.graph.sites import LAYER_RESIDUAL_KINDS
 from interp.methods import METHODS
-from interp.suites.causalgym import read_templates
+from interp.suites.causalgym_source import suite_tasks
 
 
 def add_parser(subparsers) -> None:
     defaults = CausalGymConfig()  # the defaults, written once
     parser = subparsers.add_parser("causalgym", help="causal efficacy of interpretability methods (CausalGym)")
     parser.add_argument("--suite", default="builtin:agreement",
-                        help="CausalGym template file or folder, or builtin:NAME (default builtin:agreement)")
+                        help="CausalGym template file or folder, builtin:NAME (default builtin:agreement), or "
+                             "published rows: a folder of train/dev/test files (.jsonl, .json, .csv, .parquet; "
+                             "e.g. OUT/rows of an earlier run), a rows file with a split field, or a Hugging Face "
+                             "dataset id")
     parser.add_argument("--tasks", type=types.names("task"), default=None,
                         help="comma-separated task names (default: every task of the suite)")
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {', '.join(METHODS)}")
@@ -58,6 +64,9 @@ def add_parser(subparsers) -> None:
     add_out_arguments(parser, help="output folder (rerun into it to resume)")
     parser.add_argument("--no-control", dest="control", action="store_false",
                         help="skip the control task (no selectivity)")
+    parser.add_argument("--strict-splits", action="store_true",
+                        help="a template whose fillers cannot keep test sentences out of training is an error "
+                             "(default: keep colliding pairs after 20 redraws, warn, record the share in meta.json)")
     parser.add_argument("--seed", type=types.non_negative_int, default=defaults.seed)
     parser.add_argument("--n-train", type=types.int_at_least(2), default=defaults.n_train,
                         help="training pairs per task")
@@ -85,7 +94,7 @@ def add_parser(subparsers) -> None:
 
 def _check_suite(args: argparse.Namespace) -> None:
     """Read the suite and task names before loading any model (a bad file fails fast)."""
-    templates = read_templates(args.suite)
+    templates = suite_tasks(args.suite)
     if not templates:
         raise SuiteError(f"{args.suite}: the suite has no tasks")
     for task in args.task_list or []:
@@ -132,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{hm.name}: {result.results.task.nunique()} task(s), {n_units} units; "
           f"summary = mean over test pairs -> max over positions -> mean over layers -> mean over tasks")
     print_summary(result.summary)
-    print(f"\nwrote {out}/results.csv, summary.csv, meta.json, units/, directions/")
+    print(f"\nwrote {out}/results.csv, summary.csv, meta.json, rows/, units/, directions/")
     if figures:
         print("figures: " + ", ".join(str(p) for p in figures))
     return 0
@@ -144,6 +153,7 @@ def causalgym_config(args: argparse.Namespace) -> CausalGymConfig:
     config = CausalGymConfig.build(
         methods=args.methods, layers=args.layers, positions=args.positions, tasks=args.tasks, control=args.control,
         site_kind=args.site, seed=args.seed, n_train=args.n_train, n_test=args.n_test, n_boot=args.n_boot,
+        strict_splits=args.strict_splits,
         das=replace(das, steps=args.das_steps, batch_size=args.das_batch_size, lr=args.das_lr))
     return config.validate(spell=lambda key: "--" + {"site_kind": "site"}.get(key, key).replace("_", "-"))
 
@@ -168,7 +178,7 @@ def revisions_spec(args: argparse.Namespace, methods: list[str]) -> dict:
     evaluation = {"name": "causalgym", "evaluator": "causalgym", "suite": args.suite,
                   "tasks": args.task_list or "all", "methods": methods, "layers": args.layers,
                   "positions": positions, "site": args.site, "control": args.control, "n_train": args.n_train,
-                  "n_test": args.n_test, "n_boot": args.n_boot,
+                  "n_test": args.n_test, "n_boot": args.n_boot, "strict_splits": args.strict_splits,
                   "das": {"steps": args.das_steps, "batch_size": args.das_batch_size, "lr": args.das_lr}}
     model = {"name": args.model, "revisions": revisions, "dtype": args.dtype, "device": args.device}
     executor = {"name": "ray", "address": args.ray_address, "num_workers": args.ray_workers}

@@ -22,7 +22,7 @@ from interp.exec import get_executor
 from interp.experiments.checks import close_matches, guard, is_kind, known_keys, typed
 from interp.methods import DASConfig
 from interp.settings import Whole
-from interp.suites.causalgym import read_templates
+from interp.suites.causalgym_source import suite_tasks
 from interp.suites.syntaxgym import check_distinct, load_all
 
 EVALUATORS = ("causalgym", "syntaxgym")
@@ -35,7 +35,7 @@ def spec_options(config: CausalGymConfig, *, layers: Any = "all", executor: Any 
     return {"tasks": config.tasks, "methods": config.methods, "layers": layers, "positions": config.positions,
             "site": config.site_kind, "control": config.control, "control_labels": list(config.control_labels),
             "n_train": config.n_train, "n_test": config.n_test, "n_boot": config.n_boot, "max_rows": config.max_rows,
-            "das": config.das.to_dict(), "executor": executor}
+            "strict_splits": config.strict_splits, "das": config.das.to_dict(), "executor": executor}
 
 
 def causalgym_config(options: dict[str, Any], seed: int) -> CausalGymConfig:
@@ -44,7 +44,8 @@ def causalgym_config(options: dict[str, Any], seed: int) -> CausalGymConfig:
                            tasks=options["tasks"], control=options["control"],
                            control_labels=tuple(options["control_labels"]), site_kind=options["site"], seed=seed,
                            n_train=options["n_train"], n_test=options["n_test"], das=DASConfig(**options["das"]),
-                           n_boot=options["n_boot"], max_rows=options["max_rows"])
+                           n_boot=options["n_boot"], max_rows=options["max_rows"],
+                           strict_splits=options.get("strict_splits", False))
 
 
 DAS_DEFAULTS = DASConfig().to_dict()
@@ -86,12 +87,14 @@ def causalgym_options(entry: dict, where: str, place: str, suite: str, check_fil
                                 default=getattr(defaults.das, f.name)) for f in fields(DASConfig)}
     config = CausalGymConfig(methods=methods, layers=layers, positions=positions, tasks=tasks,
                              control=typed(entry, "control", bool, where, place, default=defaults.control),
+                             strict_splits=typed(entry, "strict_splits", bool, where, place,
+                                                 default=defaults.strict_splits),
                              control_labels=labels, site_kind=site, das=DASConfig(**das_values), **numbers)
     config = config.validate(spell=lambda key: f"{where}: {place}." + (
         "site" if key == "site_kind" else f"das.{key[4:]}" if key.startswith("das_") else key))
     guard(where, place, "layers", lambda: parse_layers(layers, LAYER_SYNTAX_BOUND))
     if check_files:
-        templates = guard(where, place, "suite", lambda: read_templates(suite))
+        templates = guard(where, place, "suite", lambda: suite_tasks(suite))
         if not templates:
             raise InputError(f"{where}: {place}.suite: {suite} has no tasks")
         for task in config.tasks or []:

@@ -22,7 +22,9 @@ A paper's tables and figures regenerate from one committed spec (``interp run SP
     [[evaluations]]
     name = "agreement"                               # folder and `evaluation` column (default: EVALUATOR-SUITE)
     evaluator = "causalgym"
-    suite = "builtin:agreement"                      # template file or folder, or builtin:NAME
+    suite = "builtin:agreement"                      # template file or folder, builtin:NAME, or published rows:
+                                                     # a folder of train/test files, a dataset id
+    strict_splits = false                            # true: too few fillers to keep test out of train is an error
     tasks = ["agr_sv_num_pp"]                        # default: every task of the suite
     methods = ["das", "probe", "mean", "random", "vanilla"]   # default: all eight
     layers = "2:6:2"                                 # "START:STOP[:STEP]", 4, [2, 4], or "all" (default)
@@ -95,6 +97,7 @@ from interp.experiments.options import (
 )
 from interp.models.loading import DEFAULT_NAMES
 from interp.suites.builtins import resolve_suite_path
+from interp.suites.causalgym_source import suite_files, suite_kind
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -248,8 +251,14 @@ def suite_hash(evaluation: Evaluation) -> str | None:
     suites = evaluation.suite if isinstance(evaluation.suite, list) else [evaluation.suite]
     try:
         for suite in suites:
-            path = resolve_suite_path(suite, kind)
-            for file in sorted(path.rglob("*.json")) if path.is_dir() else [path]:
+            if kind == "templates" and suite_kind(suite) != "templates":  # rows; a dataset id has no files here
+                files = suite_files(suite)
+                if not files:
+                    return None
+            else:
+                path = resolve_suite_path(suite, kind)
+                files = sorted(path.rglob("*.json")) if path.is_dir() else [path]
+            for file in files:
                 digest.update(file.name.encode() + b"\0" + file.read_bytes())
     except (InterpError, OSError):
         return None
@@ -325,8 +334,9 @@ def _evaluations(value: Any, where: str, check_files: bool) -> tuple[Evaluation,
         if evaluator == "causalgym" and not isinstance(suite, str) or evaluator == "syntaxgym" and not (
                 isinstance(suite, str) or isinstance(suite, list) and suite and all(isinstance(s, str) for s in suite)):
             many = " or a list of them" if evaluator == "syntaxgym" else ""
+            rows = ", a rows file or folder, or a dataset id" if evaluator == "causalgym" else ""
             raise InputError(f"{where}: {place}.suite: {'missing' if suite is None else repr(suite)}; give a "
-                             f"suite file, folder or builtin:NAME{many}")
+                             f"suite file, folder or builtin:NAME{rows}{many}")
         options = check(entry, where, place, suite, check_files)
         default_name = f"{evaluator}-{_suite_stem(suite)}"
         name = typed(entry, "name", str, where, place, default=None)

@@ -11,9 +11,11 @@
 
 Sampling is deterministic in ``seed`` (and independent of the other tasks in the file). Pairs
 come in units of a pair and its swapped copy; no sentence (base or source) of dev or test
-appears in train, and dev and test share none either.
+appears in train, and dev and test share none either, where the fillers allow; where they do
+not, colliding pairs are kept after a bounded redraw, with a warning (``strict=True``: an error;
+see :mod:`interp.suites.sampling`).
 
-``load_rows(path)`` reads a JSON list (or JSON lines) of published rows and strips the
+``load_rows(path)`` reads published rows (a JSON list, JSON lines, CSV or Parquet) and strips the
 original model's BOS marker (e.g. ``<|endoftext|>``) from the first span; encoding a pair then
 puts the BOS of the tokenizer at hand in front (see :func:`interp.suites.alignment.context_ids`).
 """
@@ -21,8 +23,6 @@ puts the BOS of the tokenizer at hand in front (see :func:`interp.suites.alignme
 from __future__ import annotations
 
 import json
-import random
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,11 +32,12 @@ import pandas as pd
 from interp.errors import SuiteError
 from interp.suites.builtins import resolve_suite_path
 from interp.suites.pairs import CONTROL_LABELS, EncodedPair, Pair, pairs_frame
+from interp.suites.rows import BOS_MARKER, read_records, row_pair, strip_bos_marker
+from interp.suites.sampling import SplitOverlapWarning, draw_splits, train_overlap
 from interp.suites.templates import TaskTemplate
 
 SPLITS = ("train", "dev", "test")
 DEFAULT_SIZES = (400, 100, 100)
-BOS_MARKER = re.compile(r"^(<\|[^|<>\s]+\|>|<s>|<bos>|<BOS>|\[CLS\])")
 
 
 @dataclass
@@ -64,6 +65,10 @@ class TaskSplits:
 
     def encode(self, tokenizer, split: str = "test", **kwargs) -> list[EncodedPair]:
         return [pair.encode(tokenizer, **kwargs) for pair in self.split(split)]
+
+    def train_overlap(self) -> float | None:
+        """Share of the dev/test rows whose sentence is also a training sentence (None: no dev/test rows)."""
+        return train_overlap({s: getattr(self, s) for s in SPLITS})
 
     def to_frame(self) -> pd.DataFrame:
         frames = [pairs_frame(getattr(self, s)).assign(split=s) for s in SPLITS if getattr(self, s)]
@@ -93,108 +98,42 @@ def read_templates(path: str | Path) -> dict[str, TaskTemplate]:
 
 
 def load_templates(path: str | Path, *, seed: int = 0, sizes: tuple[int, int, int] = DEFAULT_SIZES,
-                   tasks: list[str] | None = None, control: bool = False) -> dict[str, TaskSplits]:
-    """Sample every task (or the named ``tasks``) of a template file into train/dev/test pairs."""
+                   tasks: list[str] | None = None, control: bool = False,
+                   strict: bool = False) -> dict[str, TaskSplits]:
+    """Sample every task (or the named ``tasks``) of a template file into train/dev/test pairs.
+
+    Splits are kept apart where the fillers allow; where they do not, colliding pairs are kept after
+    a bounded redraw with a :class:`~interp.suites.sampling.SplitOverlapWarning`, or, with
+    ``strict=True``, it is a :class:`~interp.errors.SuiteError` (see :mod:`interp.suites.sampling`).
+    """
     templates = read_templates(path)
     if tasks is not None:
         unknown = [t for t in tasks if t not in templates]
         if unknown:
             raise SuiteError(f"{path}: no task {unknown}; the tasks are: {', '.join(templates)}")
         templates = {t: templates[t] for t in tasks}
-    out = {name: sample_task(template, seed=seed, sizes=sizes) for name, template in templates.items()}
+    out = {name: sample_task(template, seed=seed, sizes=sizes, strict=strict) for name, template in templates.items()}
     return {name: splits.control() for name, splits in out.items()} if control else out
 
 
 def sample_task(template: TaskTemplate, *, seed: int = 0, sizes: tuple[int, int, int] = DEFAULT_SIZES,
-                max_tries: int = 50) -> TaskSplits:
-    """Draw ``sizes`` rows per split as units of (pair, swapped pair), keeping splits apart."""
-    rng = random.Random(f"{seed}:{template.name}")
-    result = TaskSplits(template.name, template.types)
-    taken: set[str] = set()  # sentences of earlier splits
-    for split, size in zip(SPLITS, sizes):
-        rows: list[Pair] = []
-        mine: set[str] = set()
-        units: set[tuple[str, str]] = set()
-        tries = 0
-        while len(rows) < size:
-            tries += 1
-            if tries > max_tries * max(size, 1):
-                raise SuiteError(
-                    f"{template.source}: task {template.name!r} yields only {len(rows)} of {size} distinct "
-                    f"{split} rows after {tries - 1} draws; add fillers (or ask for fewer pairs)"
-                )
-            pair = template.draw(rng)
-            key = tuple(sorted((pair.base_text, pair.src_text)))
-            if key in units or pair.base_text in taken or pair.src_text in taken:
-                continue
-            units.add(key)
-            mine.update(key)
-            rows.extend([pair, pair.swapped()][: size - len(rows)])
-        taken |= mine
-        setattr(result, split, rows)
-    return result
+                max_tries: int = 50, strict: bool = False) -> TaskSplits:
+    """Draw ``sizes`` rows per split as units of (pair, swapped pair) by :func:`~interp.suites.sampling.draw_splits`."""
+    splits = draw_splits(template, seed=seed, sizes=sizes, strict=strict, max_tries=max_tries)
+    return TaskSplits(template.name, template.types, splits["train"], splits["dev"], splits["test"])
 
 
 # ------------------------------------------------------------------------------ dataset rows
-_ROW_FIELDS = {"base": list, "src": list, "base_type": str, "src_type": str, "base_label": str,
-               "src_label": str, "task": str}
-
-
 def load_rows(path: str | Path) -> dict[str, list[Pair]]:
-    """Published CausalGym rows grouped by task (in file order), BOS markers removed."""
+    """Published CausalGym rows (JSON, JSON lines, CSV or Parquet) grouped by task (in file order),
+    BOS markers removed. A whole suite of rows (a folder of splits, a dataset id):
+    :func:`interp.suites.causalgym_source.open_suite`."""
     path = Path(path)
-    rows = _read_rows(path)
     grouped: dict[str, list[Pair]] = {}
-    for index, row in enumerate(rows):
-        pair = _row_pair(row, index, path)
+    for index, row in enumerate(read_records(path)):
+        pair = row_pair(row, index, path)
         grouped.setdefault(pair.task, []).append(pair)
     return grouped
-
-
-def strip_bos_marker(span: str) -> str:
-    """``"<|endoftext|>The"`` -> ``"The"``: the original model's BOS is not text for another tokenizer."""
-    return BOS_MARKER.sub("", span, count=1)
-
-
-def _row_pair(row: Any, index: int, path: Path) -> Pair:
-    where = f"{path}: row {index}"
-    if not isinstance(row, dict):
-        raise SuiteError(f"{where}: must be an object, not {type(row).__name__}")
-    if isinstance(row.get("task"), str):
-        where += f" (task {row['task']!r})"
-    for name, kind in _ROW_FIELDS.items():
-        if name not in row:
-            raise SuiteError(f"{where}: field {name!r} is missing")
-        if not isinstance(row[name], kind):
-            raise SuiteError(f"{where}: field {name!r} must be a {kind.__name__}, not {type(row[name]).__name__}")
-    for side in ("base", "src"):
-        if not row[side] or not all(isinstance(s, str) for s in row[side]):
-            raise SuiteError(f"{where}: field {side!r} must be a non-empty list of strings")
-    if len(row["base"]) != len(row["src"]):
-        raise SuiteError(f"{where}: fields 'base' and 'src' must align: {len(row['base'])} spans "
-                         f"vs {len(row['src'])}")
-    base = [strip_bos_marker(row["base"][0]), *row["base"][1:]]
-    src = [strip_bos_marker(row["src"][0]), *row["src"][1:]]
-    return Pair(tuple(base), tuple(src), row["base_type"], row["src_type"], row["base_label"],
-                row["src_label"], row["task"])
-
-
-def _read_rows(path: Path) -> list:
-    text = _read_text(path)
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as whole_error:
-        try:  # JSON lines
-            data = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError:
-            raise SuiteError(f"{path}: not valid JSON (line {whole_error.lineno}, column {whole_error.colno}: "
-                             f"{whole_error.msg})") from None
-    if isinstance(data, dict) and isinstance(data.get("rows"), list):
-        data = data["rows"]
-    if not isinstance(data, list):
-        raise SuiteError(f"{path}: CausalGym rows must be a JSON list of objects, not {type(data).__name__}")
-    return data
-
 
 
 def _read_text(path: Path) -> str:
@@ -209,3 +148,7 @@ def _read_json(path: Path) -> Any:
         return json.loads(_read_text(path))
     except json.JSONDecodeError as error:
         raise SuiteError(f"{path}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
+
+
+__all__ = ["BOS_MARKER", "DEFAULT_SIZES", "SPLITS", "SplitOverlapWarning", "TaskSplits", "load_rows",
+           "load_templates", "read_templates", "sample_task", "strip_bos_marker"]

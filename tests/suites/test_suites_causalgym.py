@@ -81,7 +81,7 @@ def test_too_few_fillers_is_an_error_not_a_short_split(tmp_path):
                                          "labels": {"a": ["is"], "b": ["are"]},
                                          "variables": {"n": {"a": ["dog"], "b": ["dogs"]}}}}))
     with pytest.raises(SuiteError, match=r"small\.json: task 'tiny' yields only 2 of 10 distinct train rows"):
-        causalgym.load_templates(path, sizes=(10, 2, 2))
+        causalgym.load_templates(path, sizes=(10, 2, 2), strict=True)   # the default keeps colliding pairs
 
 
 BAD_TEMPLATES = {

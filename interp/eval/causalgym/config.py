@@ -60,7 +60,8 @@ class CausalGymConfig:
     ``control_labels``. Sites are ``f"{site_kind}.{layer}"``. ``seed`` fixes the sampling of pairs,
     DAS initialisation and order, and the random directions. ``n_train``/``n_test``: pairs per task;
     ``das``: DAS training; ``n_boot``: bootstrap resamples of the summary's intervals; ``max_rows``:
-    rows per scoring forward.
+    rows per scoring forward. ``strict_splits``: a template whose fillers cannot keep the splits apart
+    is an error, instead of keeping colliding pairs with a warning (:mod:`interp.suites.sampling`).
     """
 
     methods: str | Sequence[str] | None = None
@@ -76,6 +77,7 @@ class CausalGymConfig:
     das: DASConfig = field(default_factory=DASConfig)
     n_boot: int = 1000
     max_rows: int = 256
+    strict_splits: bool = False
 
     @classmethod
     def build(cls, config: CausalGymConfig | None = None, **overrides: Any) -> CausalGymConfig:
@@ -105,6 +107,8 @@ class CausalGymConfig:
         self.das.validate(spell=lambda key: spell(f"das_{key}"))
         tasks = _named(spell, "tasks", lambda: parse_tasks(self.tasks))
         methods = _named(spell, "methods", lambda: parse_methods(self.methods))
+        if not isinstance(self.strict_splits, bool):
+            raise InputError(f"{spell('strict_splits')} must be true or false, not {self.strict_splits!r}")
         if self.site_kind not in SITE_KINDS:
             raise InputError(f"{spell('site_kind')} must be one of {', '.join(SITE_KINDS)}, not {self.site_kind!r}")
         labels = (check_control_labels(self.control_labels, spell=spell("control_labels")) if self.control

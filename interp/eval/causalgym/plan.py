@@ -1,7 +1,7 @@
 """The plan of a CausalGym sweep: each task's pairs, loaded, checked and encoded once.
 
-:func:`load_tasks` reads the suite (or takes a dict of
-:class:`~interp.suites.causalgym.TaskSplits`); :func:`encode_task` tokenises a task's train and
+:func:`load_tasks` reads the suite (templates or rows, see :mod:`interp.suites.causalgym_source`,
+or a dict of :class:`~interp.suites.causalgym.TaskSplits`); :func:`encode_task` tokenises a task's train and
 test pairs (and those of its control relabelling), checks that every label is one token and that
 the two types' labels differ, and finds the spans (positions) usable in every pair.
 """
@@ -17,7 +17,7 @@ from typing import Any
 from interp.errors import InputError, SiteError, SuiteError
 from interp.interventions.base import site_shape
 from interp.methods import PairData
-from interp.suites import causalgym
+from interp.suites.causalgym_source import open_suite
 
 
 @dataclass
@@ -33,7 +33,10 @@ class EncodedTask:
     digest: str
 
 
-def load_tasks(suite: Any, tasks: Sequence[str] | None, seed: int, n_train: int, n_test: int) -> dict:
+def load_tasks(suite: Any, tasks: Sequence[str] | None, seed: int, n_train: int, n_test: int,
+               strict: bool = False) -> dict:
+    """The tasks' splits: a dict of TaskSplits as given, or any suite :func:`~interp.suites.causalgym_source.open_suite`
+    reads (templates sampled into ``n_train``/``n_test`` rows; rows capped at those numbers)."""
     if isinstance(suite, dict):
         chosen = dict(suite) if tasks is None else {t: suite[t] for t in tasks if t in suite}
         missing = [] if tasks is None else [t for t in tasks if t not in suite]
@@ -41,10 +44,9 @@ def load_tasks(suite: Any, tasks: Sequence[str] | None, seed: int, n_train: int,
             raise SuiteError(f"no task {missing}; the tasks are: {', '.join(suite)}")
         return chosen
     if isinstance(suite, (str, Path)):
-        return causalgym.load_templates(suite, seed=seed, sizes=(n_train, 0, n_test),
-                                        tasks=list(tasks) if tasks is not None else None)
-    raise InputError(f"suite must be a template file, folder, builtin:NAME or a dict of TaskSplits; got "
-                     f"{type(suite).__name__}")
+        return open_suite(suite, seed=seed, sizes=(n_train, 0, n_test), tasks=tasks, strict=strict)
+    raise InputError(f"suite must be a template file or folder, builtin:NAME, a rows file or folder, a dataset id "
+                     f"or a dict of TaskSplits; got {type(suite).__name__}")
 
 
 def encode_task(hm, splits, positions: Sequence[int] | None, control_labels: tuple[str, str] | None) -> EncodedTask:
@@ -122,7 +124,7 @@ def check_site(hm, site: str, methods: list[str]) -> None:
 def suite_name_of(suite: Any) -> str:
     if isinstance(suite, (str, Path)):
         text = str(suite)
-        return text if text.startswith("builtin:") else Path(text).stem
+        return text if text.startswith(("builtin:", "hf:")) else Path(text).stem
     return "custom"
 
 

@@ -25,6 +25,7 @@ from interp.eval.causalgym.unit import Sweep, Unit, run_unit
 from interp.eval.units import UnitLog
 from interp.exec import ExecutorError, LocalExecutor, ModelSpec, get_executor
 from interp.io import run_metadata, write_run
+from interp.suites.causalgym_source import save_rows
 
 
 def causal_efficacy(hm, suite: Any, config: CausalGymConfig | None = None, *, out: str | Path | None = None,
@@ -33,12 +34,17 @@ def causal_efficacy(hm, suite: Any, config: CausalGymConfig | None = None, *, ou
                     model_spec: Any = None, **settings: Any) -> CausalEfficacyResult:
     """Run the CausalGym protocol on ``hm``: every task × layer × method (× control), all spans.
 
-    ``suite``: a CausalGym template file or folder, ``builtin:NAME``, or a dict of
-    :class:`~interp.suites.causalgym.TaskSplits` (then ``n_train``/``n_test`` are ignored).
+    ``suite``: a CausalGym template file or folder, ``builtin:NAME``, published rows (a file, a
+    folder of train/dev/test files, a Hugging Face dataset id: :mod:`interp.suites.causalgym_source`;
+    used as given, ``n_train``/``n_test`` cap them), or a dict of
+    :class:`~interp.suites.causalgym.TaskSplits` (then ``n_train``/``n_test`` are ignored). With
+    ``out``, the pairs used are written to ``out/rows/`` ({train,test}.jsonl, published rows), so
+    that ``suite=out/"rows"`` reruns the same tables; ``meta.json`` records, per task, the share of
+    test sentences also seen in training (``split_overlap``).
     What is computed is ``config`` (a :class:`~interp.eval.CausalGymConfig`, default: its defaults),
     with any of its settings given as keywords instead or on top: ``methods``, ``layers``,
     ``positions``, ``tasks``, ``control``, ``control_labels``, ``site_kind``, ``seed``, ``n_train``,
-    ``n_test``, ``n_boot``, ``max_rows`` and the DAS training as ``das=DASConfig(...)`` or
+    ``n_test``, ``n_boot``, ``max_rows``, ``strict_splits`` and the DAS training as ``das=DASConfig(...)`` or
     ``das_steps``, ``das_batch_size``, ``das_lr``, ``das_warmup``, ``das_rank``.
 
     ``executor``: where the units run — ``"local"`` (this process, the default), ``"ray"`` (a local
@@ -62,7 +68,7 @@ def causal_efficacy(hm, suite: Any, config: CausalGymConfig | None = None, *, ou
     runner = get_executor(executor)
     remote = not isinstance(runner, LocalExecutor)
     spec = ModelSpec.required(hm if model_spec is None else model_spec) if remote else None
-    splits = load_tasks(suite, config.tasks, seed, config.n_train, config.n_test)
+    splits = load_tasks(suite, config.tasks, seed, config.n_train, config.n_test, config.strict_splits)
     if not splits:
         raise SuiteError(f"{suite_name_of(suite)}: the suite has no tasks")
     plan = {task.name: task for task in (encode_task(hm, s, config.positions, control_labels)
@@ -80,6 +86,8 @@ def causal_efficacy(hm, suite: Any, config: CausalGymConfig | None = None, *, ou
     units = [Unit(name, layer, f"{site_kind}.{layer}", method, is_control) for name in plan for layer in layer_list
              for method in methods for is_control in sides]
     finished = _finished(log, units, plan, das, out)
+    if out is not None:  # the run's data, before any unit: `--suite OUT/rows` reruns it from the rows alone
+        save_rows(out / "rows", {name: s for name, s in splits.items() if not s.control_task})
     todo = [unit for unit in units if unit.key not in finished]
     sweep = Sweep(plan, seed, das, config.max_rows, (model, getattr(hm, "revision", None)))
     bar = tqdm(total=len(units), initial=len(finished), disable=not progress, desc="causal efficacy", unit="unit",
@@ -123,7 +131,10 @@ def causal_efficacy(hm, suite: Any, config: CausalGymConfig | None = None, *, ou
                             tasks=[t.name for t in tasks_run], spans={t.name: t.spans for t in tasks_run},
                             methods=methods, layers=layer_list, site_kind=site_kind, control=config.control,
                             n_train=config.n_train, n_test=config.n_test, das=das if "das" in methods else None,
-                            n_boot=config.n_boot, computation=computation_paths(records))
+                            n_boot=config.n_boot, computation=computation_paths(records),
+                            rows="rows/", split_sizes={n: [len(s.train), len(s.test)] for n, s in splits.items()},
+                            split_overlap={n: s.train_overlap() for n, s in splits.items()},
+                            strict_splits=config.strict_splits)
         result.paths = write_run(out, results, summary, meta)
     return result
 
