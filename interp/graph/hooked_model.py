@@ -18,8 +18,8 @@ shared by every ``HookedModel`` that wraps it) while their hooks are attached or
 so a plain run never sees another thread's interventions. A forward that calls ``hm.model``
 directly, outside a ``hm.hooks(...)`` block, takes no lock and is not protected. The model is edited
 in two places only, each for one run and undone after: :func:`interp.graph.resume.started_at` (a run
-from ``start_at`` skips the layers below) and :func:`interp.graph.attention.eager_attention`
-(``pattern`` sites).
+from ``start_at`` skips the layers below) and :func:`interp.graph.attention.pattern_attention`
+(``pattern`` sites: the attention implementation's name in the config).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from torch import Tensor, nn
 from interp.display import hooked_model_html
 from interp.errors import InputError, SiteError
 from interp.graph import generation
-from interp.graph.adapters import Dims, Layout, build_bindings, layout_for
-from interp.graph.attention import eager_attention
+from interp.graph.adapters import Dims, Layout, build_bindings, layout_for, verify_layout, warn_no_layout
+from interp.graph.attention import pattern_attention
 from interp.graph.bindings import Binding
 from interp.graph.checks import intervention_list, site_list, start_value
 from interp.graph.forward import call_hf, call_module, input_device, is_hf, logits_of
@@ -76,8 +76,11 @@ class HookedModel:
         self.layout = layout if layout is not None else layout_for(model)
         if bindings is None and self.layout is not None:
             bindings = build_bindings(model, self.layout, self.config)
+            verify_layout(model, self.layout, bindings, self.config)
+        elif bindings is None and is_hf(model):
+            warn_no_layout(model)
         self._bindings: dict[str, Binding] = bindings or {}
-        self.dims = Dims.from_config(self.config) if self.layout is not None else None
+        self.dims = self.layout.dims(self.config) if self.layout is not None else None
         self.name = name or getattr(self.config, "name_or_path", None) or type(model).__name__
         self.revision = revision
         self._call = call or (call_hf if is_hf(model) else call_module)
@@ -160,6 +163,8 @@ class HookedModel:
             if parsed.kind in ALL_KINDS:
                 parallel = parsed.kind == "resid_mid"
                 why = " (attention and MLP both read resid_pre: parallel residual)" if parallel else ""
+                if getattr(self.layout, "no_attention", None) and parsed.kind not in kinds:
+                    why = f": {self.layout.no_attention}"
                 raise SiteError(
                     f"the {self.family} architecture has no {parsed.kind!r} sites{why}; "
                     f"it has: {', '.join(sorted(kinds, key=self._kind_rank))}"
@@ -260,11 +265,11 @@ class HookedModel:
         handlers, store = self.handler_table(batch, interventions, cache, cache_grad=cache_grad,
                                              grads=gradients if gradients.sites else None)
         stop = stop_binding(self, stop_at, logits, handlers)
-        needs_eager = any(b.name.startswith("pattern.") for b in handlers)
+        pattern_modules = [b.module for b in handlers if b.name.startswith("pattern.")]
         with ExitStack() as stack:
             stack.enter_context(torch.enable_grad() if grad else torch.no_grad())
-            if needs_eager:
-                stack.enter_context(eager_attention(self))
+            if pattern_modules:
+                stack.enter_context(pattern_attention(self, pattern_modules))
             if start_at is not None:
                 stack.enter_context(started_at(self, *start_at, batch))
             stack.enter_context(attached(handlers, batch=batch, stop=stop))
