@@ -2,7 +2,7 @@
 
 Hooks live on the model's shared modules, and some runs edit the model for their duration (a run
 from ``start_at`` swaps its layer list, :func:`interp.graph.resume.started_at`; a ``pattern`` run
-switches the config to eager attention, :func:`interp.graph.attention.eager_attention`).
+switches the config's attention implementation, :func:`interp.graph.attention.pattern_attention`).
 Two threads doing this at once on one model would see each other's hooks and edits, so every
 :class:`~interp.graph.HookedModel` operation that attaches hooks or edits the model holds the lock
 of the underlying ``nn.Module`` while it does. The lock belongs to the module, not to the

@@ -10,8 +10,10 @@ Canonical sites, in execution order within a layer ``L``::
   ``k``/``v`` have one entry per key/value head under grouped-query attention.
 - ``z``: ``batch × pos × head × d_head``, the per-head attention output, i.e. the *input* of the
   attention output projection.
-- ``pattern``: ``batch × head × query_pos × key_pos`` attention probabilities (eager attention,
-  read-only).
+- ``pattern``: ``batch × head × query_pos × key_pos`` attention probabilities, read-only, as the
+  family's eager attention computes them (rows sum to 1, less a sink's share on gpt_oss). Caching it
+  leaves the rest of an SDPA or eager run bit-identical; under flash/flex attention (and Falcon) the
+  run switches to eager attention and moves by float rounding (:mod:`interp.graph.attention`).
 - ``mlp_post``: ``batch × pos × d_mlp``, the neurons (input of the MLP output projection).
 - everything else: ``batch × pos × d_model``.
 
