@@ -28,3 +28,7 @@ class SuiteError(InterpError, ValueError):
 
 class NumericalError(InterpError, FloatingPointError):
     """A score that came out NaN or infinite (non-finite logits or activations); names the unit it belongs to."""
+
+
+class NoLayoutWarning(UserWarning):
+    """A Hugging Face model interp has no layout for: only module-path sites; the message lists some."""

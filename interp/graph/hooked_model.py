@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from interp.display import hooked_model_html
 from interp.errors import InputError, SiteError
 from interp.graph import generation
-from interp.graph.adapters import Dims, Layout, build_bindings, layout_for
+from interp.graph.adapters import Dims, Layout, build_bindings, layout_for, verify_layout, warn_no_layout
 from interp.graph.attention import pattern_attention
 from interp.graph.bindings import Binding
 from interp.graph.checks import intervention_list, site_list, start_value
@@ -76,8 +76,11 @@ class HookedModel:
         self.layout = layout if layout is not None else layout_for(model)
         if bindings is None and self.layout is not None:
             bindings = build_bindings(model, self.layout, self.config)
+            verify_layout(model, self.layout, bindings, self.config)
+        elif bindings is None and is_hf(model):
+            warn_no_layout(model)
         self._bindings: dict[str, Binding] = bindings or {}
-        self.dims = Dims.from_config(self.config) if self.layout is not None else None
+        self.dims = self.layout.dims(self.config) if self.layout is not None else None
         self.name = name or getattr(self.config, "name_or_path", None) or type(model).__name__
         self.revision = revision
         self._call = call or (call_hf if is_hf(model) else call_module)
@@ -160,6 +163,8 @@ class HookedModel:
             if parsed.kind in ALL_KINDS:
                 parallel = parsed.kind == "resid_mid"
                 why = " (attention and MLP both read resid_pre: parallel residual)" if parallel else ""
+                if getattr(self.layout, "no_attention", None) and parsed.kind not in kinds:
+                    why = f": {self.layout.no_attention}"
                 raise SiteError(
                     f"the {self.family} architecture has no {parsed.kind!r} sites{why}; "
                     f"it has: {', '.join(sorted(kinds, key=self._kind_rank))}"

@@ -3,11 +3,24 @@
 Canonical sites, in execution order within a layer ``L``::
 
     embed
-    resid_pre.L  q.L  k.L  v.L  z.L  pattern.L  attn_out.L  resid_mid.L  mlp_post.L  mlp_out.L  resid_post.L
+    resid_pre.L  q.L  k.L  v.L  z.L  pattern.L  attn_out.L  resid_mid.L  router.L  mlp_post.L  mlp_out.L
+    resid_post.L
     logits
 
-- ``q``/``k``/``v``: ``batch × pos × head × d_head`` projections before rotary embeddings;
-  ``k``/``v`` have one entry per key/value head under grouped-query attention.
+- ``embed``: the residual stream entering layer 0 (after any embedding scale or multiplier, so
+  ``embed == resid_pre.0``).
+- ``q``/``k``/``v``: ``batch × pos × head × d_head`` projections' outputs, before any per-head q/k
+  norm (qwen3, olmo2, gemma3) and before rotary embeddings; ``k``/``v`` have one entry per key/value
+  head under grouped-query attention. Fused projections are sliced per head.
+- ``attn_out``/``mlp_out``: what the branch adds to the residual stream (after a sandwich post-norm,
+  times a residual multiplier); ``resid_mid = resid_pre + attn_out`` (absent with parallel
+  attention + MLP, where ``resid_post = resid_pre + attn_out + mlp_out``).
+- ``router``: mixture-of-experts layers, ``batch × pos × n_experts`` router probabilities
+  (read-only); a sparse layer has ``mlp_out`` but no ``mlp_post``.
+- ``mixer_out``: state-space models (mamba), what a block's mixer adds to the stream; they have no
+  attention or MLP sites.
+- ``logits``: the output logits (after the family's soft-cap or logit scale); on a classification
+  head, that head's output at every position.
 - ``z``: ``batch × pos × head × d_head``, the per-head attention output, i.e. the *input* of the
   attention output projection.
 - ``pattern``: ``batch × head × query_pos × key_pos`` attention probabilities, read-only, as the
@@ -49,15 +62,21 @@ from interp.errors import SiteError
 
 # ------------------------------------------------------------------------------ kinds (the one list)
 GLOBAL_KINDS_BEFORE = ("embed",)
-LAYER_KINDS = (
+LAYER_KINDS = (  # every attention decoder's
     "resid_pre", "q", "k", "v", "z", "pattern", "attn_out", "resid_mid", "mlp_post", "mlp_out", "resid_post",
 )
+FAMILY_KINDS = ("mixer_out", "router")  # only some families': state-space mixers, mixture-of-experts routers
+PER_LAYER_KINDS = (  # execution order
+    "resid_pre", "q", "k", "v", "z", "pattern", "attn_out", "mixer_out", "resid_mid", "router", "mlp_post", "mlp_out",
+    "resid_post",
+)
 GLOBAL_KINDS_AFTER = ("logits",)
-ALL_KINDS = GLOBAL_KINDS_BEFORE + LAYER_KINDS + GLOBAL_KINDS_AFTER  # execution order
-READ_ONLY_KINDS = frozenset({"pattern"})
+ALL_KINDS = GLOBAL_KINDS_BEFORE + PER_LAYER_KINDS + GLOBAL_KINDS_AFTER  # execution order
+READ_ONLY_KINDS = frozenset({"pattern", "router"})
 HEAD_KINDS = ("q", "k", "v", "z")  # batch × pos × head × d_head
 KV_HEAD_KINDS = ("k", "v")  # one entry per key/value head under grouped-query attention
-LAYER_RESIDUAL_KINDS = ("resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out")  # d_model wide, per layer
+# d_model wide, per layer
+LAYER_RESIDUAL_KINDS = ("resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out", "mixer_out")
 RESIDUAL_KINDS = ("embed", *LAYER_RESIDUAL_KINDS)  # batch × pos × d_model
 RESUMABLE_KINDS = ("embed", "resid_pre", "resid_post")  # a run can start from these
 
@@ -121,8 +140,8 @@ class Site(str):
             return cls(kind)
         if isinstance(layer, bool) or not isinstance(layer, int):
             layer = _integer_layer(layer, kind)
-        if kind not in LAYER_KINDS:
-            raise SiteError(f"{kind!r} is not a per-layer site kind; choose one of {', '.join(LAYER_KINDS)}")
+        if kind not in PER_LAYER_KINDS:
+            raise SiteError(f"{kind!r} is not a per-layer site kind; choose one of {', '.join(PER_LAYER_KINDS)}")
         return cls(f"{kind}.{layer}")
 
     def at(self, layer: int) -> Site:
@@ -226,7 +245,7 @@ def _guess(name: str) -> str | None:
     layer, sep = match["layer"], match["sep"]
     if layer is not None and sep.endswith("-") and sep.rstrip("-"):  # "z.-1", "z -1": from the end
         layer = f"-{layer}"
-    kinds = LAYER_KINDS if layer is not None else GLOBAL_KINDS_BEFORE + GLOBAL_KINDS_AFTER
+    kinds = PER_LAYER_KINDS if layer is not None else GLOBAL_KINDS_BEFORE + GLOBAL_KINDS_AFTER
     close = difflib.get_close_matches(kind, kinds, n=1, cutoff=0.6)
     if not close:
         return None

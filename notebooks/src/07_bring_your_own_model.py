@@ -168,4 +168,5 @@ px.bar(table, x="wrap", y="patched preference (are − is)",
 # - a hub id or a local folder: `interp.load("EleutherAI/pythia-70m")` (from the local Hugging Face
 #   cache when offline), or `interp.load("path/to/model.gguf")`;
 # - a family with no adapter yet: module-path sites work at once; an adapter is a small table in
-#   `interp/graph/adapters/families.py`, checked by semantic tests on a tiny random model.
+#   `interp/graph/adapters/layouts/` (one file per family; how: `interp/graph/adapters/layout.py`),
+#   checked when bound and by semantic tests on a tiny random model.

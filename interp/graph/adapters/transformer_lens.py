@@ -41,8 +41,7 @@ from typing import Any
 from torch import nn
 
 from interp.errors import InputError
-from interp.graph.adapters.families import LAYOUTS
-from interp.graph.adapters.layout import Dims
+from interp.graph.adapters import LAYOUTS, Dims, base_prefix
 from interp.graph.bindings import Binding, Reader, Writer
 from interp.graph.hooked_model import HookedModel
 from interp.graph.inputs import Batch
@@ -180,10 +179,8 @@ def wrap_transformer_lens(model: nn.Module, tokenizer: Any = None, *, name: str 
         hf_config = model.original_model.config
         layout = LAYOUTS.get(getattr(hf_config, "model_type", None))
         if layout is not None:
-            layout = dataclasses.replace(
-                layout, family=f"{layout.family} (TransformerBridge)",
-                **{field: f"original_model.{getattr(layout, field)}" for field in ("embed", "layers", "final_norm")},
-            )
+            layout = layout.under(base_prefix(model.original_model)).under("original_model")
+            layout = dataclasses.replace(layout, family=f"{layout.family} (TransformerBridge)")
         hm = HookedModel(model, tokenizer, layout=layout, bindings=bindings, call=_call_bridge, name=name)
         if layout is None:
             hm.dims = tl_dims(cfg)
