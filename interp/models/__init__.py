@@ -2,6 +2,6 @@
 
 from interp.models.embedded import EMBEDDED_NAME, load_embedded
 from interp.models.loading import load
-from interp.models.tiny import FAMILIES, tiny, tiny_tokenizer
+from interp.models.tiny import FAMILIES, MODEL_TYPES, tiny, tiny_tokenizer
 
-__all__ = ["EMBEDDED_NAME", "FAMILIES", "load", "load_embedded", "tiny", "tiny_tokenizer"]
+__all__ = ["EMBEDDED_NAME", "FAMILIES", "MODEL_TYPES", "load", "load_embedded", "tiny", "tiny_tokenizer"]

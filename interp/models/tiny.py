@@ -101,8 +101,8 @@ def tiny(family: str = "llama", *, seed: int = 0, attn_implementation: str = "sd
     CPU; the test suite's ``--device cuda`` sets it). ``attn_implementation`` falls back to ``"eager"`` on
     families without SDPA attention (and state-space models, which have no attention).
 
-    >>> tiny("falcon").model.config.new_decoder_architecture
-    True
+    >>> tiny("mistral").model.config.sliding_window
+    4
     """
     from transformers import AutoModelForCausalLM
 
