@@ -42,7 +42,7 @@ from interp.experiments import Experiment, dumps, run_experiment
 from interp.folders import check_out as check
 from interp.graph.sites import LAYER_RESIDUAL_KINDS
 from interp.methods import METHODS
-from interp.suites.causalgym_source import suite_tasks
+from interp.suites.causalgym_source import open_suite, suite_tasks
 
 
 def add_parser(subparsers) -> None:
@@ -100,6 +100,9 @@ def _check_suite(args: argparse.Namespace) -> None:
     for task in args.task_list or []:
         if task not in templates:
             raise SuiteError(f"{args.suite}: no task {task!r}; the tasks are: {', '.join(templates)}")
+    if args.strict_splits:  # sampling is cheap: too few fillers fails here, before the model loads
+        open_suite(args.suite, seed=args.seed, sizes=(args.n_train, 0, args.n_test), tasks=args.task_list,
+                   strict=True)
 
 
 def interrupted(args: argparse.Namespace) -> str:
@@ -132,11 +135,12 @@ def run(args: argparse.Namespace) -> int:
     figures = []
     if args.figures:
         try:
-            from interp.viz import write_figures
+            from interp.viz import write_figures, write_task_figures
         except ImportError as error:  # plotly missing, or interp.viz not there
             print(f"(no figures: {error})", file=sys.stderr)
         else:
             figures = write_figures(result.results, out, summary=result.summary)
+            figures += write_task_figures(result.summary, out)
     n_units = len(result.records)
     print(f"{hm.name}: {result.results.task.nunique()} task(s), {n_units} units; "
           f"summary = mean over test pairs -> max over positions -> mean over layers -> mean over tasks")

@@ -115,7 +115,8 @@ def split_files(folder: str | Path) -> dict[str, list[Path]]:
             prefix = name.split("-", 1)[0]
             split = SPLIT_NAMES.get(name) or (SPLIT_NAMES.get(prefix) if "-" in name else None)
             if split is not None:  # shards of one split share their prefix and suffix
-                kind = (place / ((name if name in SPLIT_NAMES else f"{prefix}-*") + path.suffix.lower())).as_posix()
+                pattern = (name if name in SPLIT_NAMES else f"{prefix}-*") + path.suffix.lower()
+                kind = (path.parent.relative_to(folder) / pattern).as_posix()
                 found.setdefault(split, {}).setdefault(kind, []).append(path)
     files = {}
     for split, by_name in found.items():
@@ -177,18 +178,24 @@ def _json_records(path: Path) -> list:
     except OSError as error:
         raise SuiteError(f"{path}: cannot read: {error.strerror or error}") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text) if path.suffix.lower() != ".jsonl" else _lines(text)
     except json.JSONDecodeError as whole_error:
         try:  # JSON lines
-            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+            data = _lines(text)
         except json.JSONDecodeError:
             raise SuiteError(f"{path}: not valid JSON (line {whole_error.lineno}, column {whole_error.colno}: "
                              f"{whole_error.msg})") from None
     if isinstance(data, dict) and isinstance(data.get("rows"), list):
         data = data["rows"]
+    elif isinstance(data, dict) and "base" in data:  # JSON lines holding one row
+        data = [data]
     if not isinstance(data, list):
         raise SuiteError(f"{path}: CausalGym rows must be a JSON list of objects, not {type(data).__name__}")
     return data
+
+
+def _lines(text: str) -> list:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def _table_records(path: Path, read) -> list[dict]:
@@ -210,9 +217,11 @@ def _cell(path: Path, index: int, key: str, value: Any) -> Any:
             return None
         for parse in (json.loads, ast.literal_eval):
             try:
-                return list(parse(value))
-            except (ValueError, SyntaxError, TypeError):
+                parsed = parse(value)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                 continue
+            if isinstance(parsed, (list, tuple)):
+                return list(parsed)
         raise SuiteError(f"{path}: row {index}: field {key!r} must be a list of strings, written as JSON "
                          f"(e.g. [\"The\", \" dog\"]); got {value[:60]!r}")
     return value
