@@ -12,7 +12,11 @@ A run that reads a pattern enters :func:`pattern_attention`, which does one of t
   soft-capping, sinks, key/value head repetition and softmax dtype), fed SDPA's mask as an additive
   float mask. So logits and every other site are **bit-identical** to a run without the pattern, and
   the pattern is what eager attention gives for the same queries and keys (``z == pattern @ v`` to
-  float rounding). Cost: each layer's attention is computed twice.
+  float rounding). Cost: the layers whose pattern is read compute their attention twice (the
+  others return SDPA's output and no weights, as in a plain run). In a run that builds an autograd
+  graph, those layers' backward goes through the eager computation (so ``pattern`` has a gradient,
+  as under eager attention): forward values stay bit-identical, gradients below those layers are
+  eager attention's, which differ from SDPA's backward by float rounding.
 - **The model already runs eager attention** (e.g. gemma2, gpt_oss, whose soft-capping or sinks SDPA
   lacks): nothing changes; the pattern is the model's own.
 - **Anything else** (flash attention, flex attention, a custom implementation, or an attention module
@@ -40,6 +44,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -51,6 +56,8 @@ from interp.errors import SiteError
 from interp.graph.locking import model_lock
 
 BESIDE_SDPA = "interp_pattern_sdpa"  # the registry name interp's pattern runs switch an SDPA model to
+# The attention modules whose weights a run in progress reads; the others return SDPA's (output, None) as usual.
+_WANTED: weakref.WeakSet[nn.Module] = weakref.WeakSet()
 
 
 def _additive_mask(module: nn.Module, query: Tensor, key: Tensor, mask: Tensor | None, kwargs: dict) -> Tensor | None:
@@ -86,7 +93,8 @@ def family_eager(module: nn.Module) -> Callable | None:
 
 def sdpa_with_pattern(module: nn.Module, query: Tensor, key: Tensor, value: Tensor, attention_mask: Tensor | None,
                       **kwargs: Any) -> tuple[Tensor, Tensor | None]:
-    """SDPA's output, unchanged, and the eager attention probabilities ``[batch, head, query, key]``.
+    """SDPA's output, unchanged, and the eager attention probabilities ``[batch, head, query, key]``
+    (None for a module whose pattern no run in progress reads: only the wanted layers pay for them).
 
     ``query`` ``[batch, head, query, d_head]``, ``key``/``value`` ``[batch, kv_head, key, d_head]``, as
     transformers' attention interface passes them.
@@ -95,10 +103,14 @@ def sdpa_with_pattern(module: nn.Module, query: Tensor, key: Tensor, value: Tens
 
     output, _ = ALL_ATTENTION_FUNCTIONS["sdpa"](module, query, key, value, attention_mask, **kwargs)
     eager = family_eager(module)
-    if eager is None:
+    if eager is None or module not in _WANTED:
         return output, None
-    _, weights = eager(module, query, key, value, _additive_mask(module, query, key, attention_mask, kwargs),
-                       **kwargs)
+    mixed, weights = eager(module, query, key, value, _additive_mask(module, query, key, attention_mask, kwargs),
+                           **kwargs)
+    if torch.is_grad_enabled() and mixed.requires_grad:
+        # the value stays SDPA's (x - x.detach() is exactly 0); the backward goes through the eager
+        # computation, once, so the pattern has a gradient as under eager attention
+        output = output.detach() + (mixed - mixed.detach())
     return output, weights
 
 
@@ -148,13 +160,20 @@ def pattern_attention(hm: Any, attention_modules: Iterable[nn.Module]) -> Iterat
     eager attention for the block (see the module docstring). Re-entrant; holds the model's lock.
     """
     config = _config_of(hm)
+    attention_modules = list(attention_modules)
     with model_lock(hm.model):
         current = config._attn_implementation
-        if current in ("eager", BESIDE_SDPA):
+        if current == "eager":
             yield
-        elif current == "sdpa" and all(family_eager(module) is not None for module in attention_modules):
-            with _switched(hm, _registered()):
-                yield
+        elif current in ("sdpa", BESIDE_SDPA) and all(family_eager(m) is not None for m in attention_modules):
+            added = [module for module in attention_modules if module not in _WANTED]
+            _WANTED.update(added)
+            try:
+                with _switched(hm, _registered()):
+                    yield
+            finally:
+                for module in added:
+                    _WANTED.discard(module)
         else:
             with eager_attention(hm):
                 yield

@@ -117,6 +117,24 @@ def test_every_family_with_attention_returns_weights_beside_its_own_output(famil
         torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize("family", ["gpt2", "neox", "llama"])
+def test_a_gradient_run_keeps_its_values_and_gives_the_pattern_eager_attentions_gradient(family):
+    hm, eager = interp.models.tiny(family), interp.models.tiny(family, attn_implementation="eager")
+
+    def gradients(model, cache):
+        out = model.run(TEXTS, grad=True, cache=cache, cache_grad=True, grads=cache)
+        out.logits[:, -1].log_softmax(-1)[:, 3].sum().backward()
+        return out
+
+    plain = gradients(hm, ["resid_pre.1"])
+    beside = gradients(hm, ["pattern.1", "resid_pre.1"])
+    reference = gradients(eager, ["pattern.1", "resid_pre.1"])
+    assert torch.equal(plain.logits, beside.logits)
+    torch.testing.assert_close(beside.grads["pattern.1"], reference.grads["pattern.1"], atol=1e-5, rtol=1e-4)
+    # counted once: the backward goes through the eager computation instead of SDPA's, not beside it
+    torch.testing.assert_close(beside.grads["resid_pre.1"], plain.grads["resid_pre.1"], atol=1e-5, rtol=1e-4)
+
+
 def test_sdpa_models_switch_to_the_registered_implementation_and_back():
     hm = interp.models.tiny("llama")
     with pattern_attention(hm, _attention_modules(hm.model)):
@@ -128,6 +146,16 @@ def test_sdpa_models_switch_to_the_registered_implementation_and_back():
     eager = interp.models.tiny("llama", attn_implementation="eager")
     with pattern_attention(eager, _attention_modules(eager.model)):
         assert eager.config._attn_implementation == "eager"
+
+
+def test_only_the_layers_whose_pattern_is_read_compute_weights():
+    hm = interp.models.tiny("llama")
+    batch = hm.tokenize(TEXTS)
+    modules = _attention_modules(hm.model)
+    with pattern_attention(hm, modules[1:]):
+        _, weights = _forward(hm, batch, modules)
+    assert weights[0] is None and weights[1] is not None
+    assert len(pattern_attention_module._WANTED) == 0
 
 
 def test_modules_without_a_family_eager_function_fall_back_to_eager_attention():
@@ -152,7 +180,7 @@ def test_config_and_hooks_come_back_after_an_exception(monkeypatch, fallback):
     with pytest.raises(RuntimeError, match="boom"):
         hm.run(TEXTS, interventions=[Boom()], cache=["pattern.0", "pattern.1"])
     assert hm.config._attn_implementation == "sdpa"
-    assert count_hooks(hm.model) == 0
+    assert count_hooks(hm.model) == 0 and len(pattern_attention_module._WANTED) == 0
     assert torch.equal(hm.run(TEXTS).logits, interp.models.tiny("llama").run(TEXTS).logits)
 
 
