@@ -45,6 +45,7 @@ from interp.interventions import (
 from interp.methods import PairData, find_direction, score, train_das
 from interp.suites import causalgym
 from interp.suites import syntaxgym as sg_suites
+from interp.suites.causalgym_source import open_suite
 from interp.suites.formula import parse_formula
 
 if __name__ == "__main__":  # run as a script (regenerating BAD_INPUTS.md): find conftest as pytest does
@@ -126,6 +127,29 @@ def shared_label_splits() -> dict:
     pairs = [Pair(("The", " dog"), ("The", " dogs"), "sg", "pl", " is", " is", "agr"),
              Pair(("The", " dogs"), ("The", " dog"), "pl", "sg", " is", " is", "agr")]
     return {"agr": causalgym.TaskSplits("agr", ("sg", "pl"), train=pairs, test=pairs)}
+
+
+def rows_folder(c, *splits: str) -> Path:
+    """A folder of published rows holding only ``splits`` (one row each)."""
+    row = {"base": ["The", " dog"], "src": ["The", " dogs"], "base_type": "sg", "src_type": "pl",
+           "base_label": " is", "src_label": " are", "task": "agr"}
+    (c.tmp / "rows").mkdir(exist_ok=True)
+    for split in splits:
+        write(c, f"rows/{split}.jsonl", json.dumps(row) + "\n")
+    return c.tmp / "rows"
+
+
+def without_datasets(call: Callable[[], Any]) -> Any:
+    """``call()`` as if the ``datasets`` package were not installed."""
+    saved = sys.modules.get("datasets")
+    sys.modules["datasets"] = None  # type: ignore[assignment]  # import datasets -> ImportError
+    try:
+        return call()
+    finally:
+        if saved is None:
+            del sys.modules["datasets"]
+        else:
+            sys.modules["datasets"] = saved
 
 
 def renamed_copy(c) -> Path:
@@ -406,6 +430,13 @@ CASES: list[Case] = [
         c, "rows.json", [{"base": ["The", " dog"], "src": ["The"], "base_type": "a", "src_type": "b",
                           "base_label": " is", "src_label": " are", "task": "t"}])), SuiteError,
         r"fields 'base' and 'src' must align"),
+    Case("suites", "CausalGym rows folder without a test split", lambda c: open_suite(rows_folder(c, "train")),
+         SuiteError, r"rows: rows folder without a test split; it needs train.jsonl and test.jsonl"),
+    Case("suites", "CausalGym suite file of an unknown type", lambda c: open_suite(write(c, "rows.txt", "[]")),
+         SuiteError, r"rows.txt: unknown file type '.txt'; a CausalGym suite is a template file \(.json\) or rows"),
+    Case("suites", "CausalGym dataset id without the datasets package", lambda c: without_datasets(
+        lambda: open_suite("someone/causalgym")), SuiteError,
+        r"someone/causalgym: not a file or folder; to read it as a Hugging Face dataset id, install the 'datasets'"),
     Case("suites", "unknown built-in suite", lambda c: sg_suites.load("builtin:nope"), SuiteError, r"nope"),
     Case("suites", "SyntaxGym suite with no predictions", lambda c: sg_suites.load(mutated_suite(
         c, lambda r: r.update(predictions=[]))), SuiteError, r"suite.json: field 'predictions' is empty"),
@@ -519,6 +550,9 @@ CASES: list[Case] = [
     Case("cli", "causalgym --suite that does not exist", lambda c: cli(
         "causalgym", "--model", str(c.tmp / "no-model"), "--suite", str(c.tmp / "none.json"), "--out", str(c.out)),
         CliError, r"error: .*none.json.*no such file"),
+    Case("cli", "causalgym --suite rows folder without a test split", lambda c: causalgym_cli(
+        c, "--suite", str(rows_folder(c, "train"))), CliError,
+        r"interp causalgym: error: .*rows: rows folder without a test split"),
     Case("cli", "causalgym --tasks naming no task", lambda c: cli(
         "causalgym", "--model", str(c.tmp / "no-model"), "--suite", str(c.templates), "--tasks", "nope",
         "--out", str(c.out)), CliError, r"no task 'nope'; the tasks are: agr"),
