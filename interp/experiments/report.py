@@ -32,7 +32,7 @@ from interp.experiments.runner import combine_runs, experiment_figures, read_run
 from interp.experiments.spec import Experiment
 from interp.io import write_table
 from interp.methods import METHODS
-from interp.viz import syntaxgym_accuracy, write_figures, write_html
+from interp.viz import syntaxgym_accuracy, write_figures, write_html, write_task_figures
 
 KINDS = ("causalgym", "syntaxgym", "experiment")
 
@@ -136,7 +136,7 @@ def syntaxgym_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 # ------------------------------------------------------------------------------ one folder
 def _figures(kind: str, results: pd.DataFrame, summary: pd.DataFrame, folder: Path) -> list[Path]:
     if kind == "causalgym":
-        return write_figures(results, folder, summary=summary)
+        return write_figures(results, folder, summary=summary) + write_task_figures(summary, folder)
     return write_html({"syntaxgym_accuracy": syntaxgym_accuracy(summary)}, folder)
 
 

@@ -5,6 +5,7 @@
 >>> # fig = layer_position_heatmap(results, "das", "agr_sv_num_subj-relc")   # layer × position
 >>> # fig = layer_curves(results)                       # per-layer curves per method
 >>> # fig = method_summary(summary)                     # bars with 95 % CIs
+>>> # fig = task_method_heatmap(summary)                # task × method, value [95 % CI] per cell
 >>> # paths = write_figures(results, "out", summary=summary)   # out/figures/*.html
 >>> # fig = syntaxgym_accuracy(interp.eval.syntaxgym(hm, "builtin:number_pp").summary)
 """
@@ -16,6 +17,7 @@ from interp.viz.heatmap import heatmap_matrix, layer_position_heatmap
 from interp.viz.steering import steering_curves
 from interp.viz.summary import method_summary, summarise, summary_bars
 from interp.viz.syntaxgym import syntaxgym_accuracy
+from interp.viz.tasks import task_figures, task_method_heatmap, task_table, write_task_figures
 from interp.viz.write import html_page, write_figures, write_html
 
 __all__ = [
@@ -32,7 +34,11 @@ __all__ = [
     "summarise",
     "summary_bars",
     "syntaxgym_accuracy",
+    "task_figures",
+    "task_method_heatmap",
+    "task_table",
     "wilson_interval",
     "write_figures",
     "write_html",
+    "write_task_figures",
 ]
