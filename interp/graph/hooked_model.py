@@ -17,9 +17,10 @@ hold a re-entrant lock of the underlying ``nn.Module`` (:func:`interp.graph.lock
 shared by every ``HookedModel`` that wraps it) while their hooks are attached or the model is edited,
 so a plain run never sees another thread's interventions. A forward that calls ``hm.model``
 directly, outside a ``hm.hooks(...)`` block, takes no lock and is not protected. The model is edited
-in two places only, each for one run and undone after: :func:`interp.graph.resume.started_at` (a run
-from ``start_at`` skips the layers below) and :func:`interp.graph.attention.pattern_attention`
-(``pattern`` sites: the attention implementation's name in the config).
+in three places only, each for one run and undone after: :func:`interp.graph.resume.started_at` (a run
+from ``start_at`` skips the layers below), :func:`interp.graph.attention.pattern_attention`
+(``pattern`` sites: the attention implementation's name in the config) and, once when a model is
+wrapped, :func:`interp.graph.adapters.verify.first_and_last_layers` (the layout check runs two layers).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ declared sequential, a forgotten residual multiplier) still binds, and gives num
 by the size of the activations. So before trusting a table, interp runs the model once on a few
 tokens, without gradients, and checks what the sites mean:
 
-- per layer: ``resid_pre + attn_out + mlp_out == resid_post`` (``mixer_out`` on state-space
+- on the first and the last layer (:func:`first_and_last_layers`: the run skips the others):
+  ``resid_pre + attn_out + mlp_out == resid_post`` (``mixer_out`` on state-space
   models), i.e. ``resid_mid + mlp_out == resid_post`` where ``resid_mid = resid_pre + attn_out``;
 - ``logits`` (when bound to the unembedding) ``== unembed(final_norm(resid_post of the last
   layer))`` with the family's declared logit adjustments, compared with the model's output logits.
@@ -22,6 +23,8 @@ weights on the ``meta`` device, or with fewer than one layer are not checked.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -32,10 +35,12 @@ from interp.graph.adapters.bind import optional_module
 from interp.graph.adapters.layout import Layout, adjust_logits
 from interp.graph.bindings import Binding
 from interp.graph.forward import input_device
+from interp.graph.locking import model_lock
 from interp.graph.runner import attached
 
 CHECKED_KINDS = ("resid_pre", "attn_out", "mixer_out", "mlp_out", "resid_post")
 TOKENS = 4
+VOCAB_CHECKED = 256  # logits recomputed from the last layer for these token ids only
 
 
 def _checkable(model: nn.Module) -> bool:
@@ -70,6 +75,31 @@ def _check(layout: Layout, model: nn.Module, identity: str, got: Tensor, want: T
         _fail(layout, model, identity, error, allowed, f"activations up to {float(want.abs().max()):.3g}")
 
 
+@contextmanager
+def first_and_last_layers(model: nn.Module, layout: Layout) -> Iterator[None]:
+    """Forwards inside the block run only the first and the last decoder layer (when there are more).
+
+    Why: a layout is the same table for every layer, and the first and last layers are where
+    families differ (dense layers before sparse ones, the final norm after the last), so checking
+    them costs two layers' forward instead of the whole model's. How: the decoder's layer list is
+    swapped for a list of those two modules (the same objects, their own layer indices) and put
+    back when the block ends, also on an exception, under the model's lock, as
+    :func:`interp.graph.resume.started_at` does.
+    """
+    parent_path, _, attribute = layout.layers.rpartition(".")
+    parent = model.get_submodule(parent_path)
+    layers = getattr(parent, attribute)
+    if len(layers) <= 2:
+        yield
+        return
+    with model_lock(model):
+        setattr(parent, attribute, nn.ModuleList([layers[0], layers[-1]]))
+        try:
+            yield
+        finally:
+            setattr(parent, attribute, layers)
+
+
 def verify_layout(model: nn.Module, layout: Layout, bindings: dict[str, Binding], config: Any) -> None:
     """Raise :class:`ModelLoadError` unless the sites bound by ``layout`` add up on ``model``."""
     if not _checkable(model) or not bindings:
@@ -79,9 +109,9 @@ def verify_layout(model: nn.Module, layout: Layout, bindings: dict[str, Binding]
     checked = [b for name, b in bindings.items() if name.split(".")[0] in CHECKED_KINDS or name == "logits"]
     seen: dict[str, Tensor] = {}
     handlers = {b: [lambda act, ctx: seen.__setitem__(ctx.site, act.detach().clone())] for b in checked}
-    with torch.no_grad(), attached(handlers):
+    with torch.no_grad(), first_and_last_layers(model, layout), attached(handlers):
         output = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=False)
-    layers = sorted({b.layer for b in checked if b.layer is not None})
+    layers = sorted({b.layer for b in checked if b.layer is not None and f"resid_post.{b.layer}" in seen})
     for index in layers:
         kinds = [kind for kind in ("attn_out", "mixer_out", "mlp_out") if f"{kind}.{index}" in seen]
         branches = [seen[f"{kind}.{index}"] for kind in kinds]
@@ -105,7 +135,15 @@ def _check_logits(model: nn.Module, layout: Layout, config: Any, binding: Bindin
     if head is None or norm is None or binding.module not in (head, model):
         return
     with torch.no_grad():
-        recomputed = adjust_logits(layout, config, head(norm(seen[f"resid_post.{last}"])))
+        hidden = norm(seen[f"resid_post.{last}"])
+        weight, bias = getattr(head, "weight", None), getattr(head, "bias", None)
+        if isinstance(head, nn.Linear) and weight.shape[0] > VOCAB_CHECKED:  # a slice of the vocabulary is enough
+            logits = logits[..., :VOCAB_CHECKED]
+            unembedded = torch.nn.functional.linear(hidden, weight[:VOCAB_CHECKED],
+                                                    None if bias is None else bias[:VOCAB_CHECKED])
+        else:
+            unembedded = head(hidden)
+        recomputed = adjust_logits(layout, config, unembedded)
     _check(layout, model, f"unembed(final_norm(resid_post.{last})) == logits", recomputed.to(logits.dtype), logits)
 
 
