@@ -67,8 +67,9 @@ def _unembed(hm):
     layout = getattr(hm, "layout", None)
     if layout is None or getattr(hm, "dims", None) is None:
         return None
-    if getattr(hm.config, "final_logit_softcapping", None) or getattr(hm.config, "logit_scale", None):
-        return None  # the logits are more than unembed(norm(h)): compute them the model's way
+    if layout.adjusts_logits(hm.config) or getattr(hm.config, "final_logit_softcapping", None) \
+            or getattr(hm.config, "logit_scale", None):
+        return None  # the logits are more than unembed(norm(h)) (soft-cap, logit scales): the model's way
     try:
         norm = hm.model.get_submodule(layout.final_norm)
         head = getattr(hm.model, "get_output_embeddings", lambda: None)() or hm.model.get_submodule(layout.unembed)
