@@ -187,8 +187,6 @@ def _json_records(path: Path) -> list:
                              f"{whole_error.msg})") from None
     if isinstance(data, dict) and isinstance(data.get("rows"), list):
         data = data["rows"]
-    elif isinstance(data, dict) and "base" in data:  # JSON lines holding one row
-        data = [data]
     if not isinstance(data, list):
         raise SuiteError(f"{path}: CausalGym rows must be a JSON list of objects, not {type(data).__name__}")
     return data
