@@ -32,6 +32,7 @@ LAYERS = (
     "models",          # loading (returns a HookedModel), tiny and embedded models
     "interventions",   # the primitives, sweeps, saving
     "methods",         # ways to find a direction (DAS, probe, mean, ...)
+    "sae",             # sparse autoencoders: activations, training, layer groups, evaluation
     "suites",          # readers of the suite formats, the built-in suites
     "viz",             # figures of result tables
     "exec",            # executors: local worker processes, Ray
