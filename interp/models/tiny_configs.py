@@ -87,7 +87,9 @@ TINY_CONFIGS: dict[str, dict[str, Any]] = {
                 max_position_embeddings=128, dropout=0.0, attention_dropout=0.0),
     "gptj": dict(n_layer=2, n_embd=64, n_head=4, rotary_dim=8, n_inner=128, n_positions=128, resid_pdrop=0.0,
                  embd_pdrop=0.0, attn_pdrop=0.0, tie_word_embeddings=False),
-    "codegen": dict(n_layer=2, n_embd=64, n_head=4, rotary_dim=8, n_inner=128, n_positions=128, n_ctx=128,
+    # 8 heads: its fused qkv_proj has 4 blocks (mp_num) of [q | v | k], 2 heads each (with 4 heads, one
+    # per block, a per-head reading would pass too)
+    "codegen": dict(n_layer=2, n_embd=64, n_head=8, rotary_dim=4, n_inner=128, n_positions=128, n_ctx=128,
                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0),
     "gpt_neo": dict(num_layers=2, hidden_size=64, num_heads=4, intermediate_size=128, max_position_embeddings=128,
                     attention_types=[[["global", "local"], 1]], window_size=4, resid_dropout=0.0,

@@ -39,6 +39,7 @@ WORKING = frozenset({
     "gemma", "gemma2", "gemma3_text", "granite", "cohere",
     "mixtral", "qwen2_moe", "qwen3_moe", "olmoe", "granitemoe", "gpt_oss", "deepseek_v3",
     "gpt_bigcode",
+    "phi", "phi3", "opt", "gptj", "gpt_neo", "bloom", "falcon", "codegen", "mpt", "persimmon", "xglm", "biogpt",
     "mamba", "falcon_mamba", "mamba2",
 })
 # (model_type, check) -> why a type of WORKING does not pass that check yet.
@@ -166,11 +167,14 @@ def check_mlp_post_to_mlp_out(model_type):
     assert len(hm.sites("mlp_out")) == hm.n_layers
     assert model_type in MIXTURE_OF_EXPERTS or len(dense) == hm.n_layers, f"mlp_post on layers {dense} only"
     downs = [module_site(hm, hm.binding(f"mlp_post.{layer}").module) for layer in dense]
-    cache = hm.run(SENTENCES, cache=[f"{kind}.{layer}" for layer in dense for kind in ("mlp_post", "mlp_out")]
-                   + downs).cache
+    # the down projections' outputs as they leave the module (Falcon then adds attention's output into them in place)
+    snapshots = {}
+    keep = [Apply(site, lambda act, ctx: snapshots.__setitem__(ctx.site, act.clone())) for site in downs]
+    cache = hm.run(SENTENCES, cache=[f"{kind}.{layer}" for layer in dense for kind in ("mlp_post", "mlp_out")],
+                   interventions=keep).cache
     for layer, down_site in zip(dense, downs):
         projected = hm.binding(f"mlp_post.{layer}").module(cache[f"mlp_post.{layer}"])
-        close(projected, cache[down_site])
+        close(projected, snapshots[down_site].reshape(projected.shape))  # OPT's MLP runs on [batch * pos, d] rows
         close(through_branch_end(hm, "mlp_out", layer, projected), cache[f"mlp_out.{layer}"])
 
 

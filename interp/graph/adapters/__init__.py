@@ -76,7 +76,7 @@ def layout_for(model: nn.Module) -> Layout | None:
     if model_type not in LAYOUTS:
         model_type = _declared_type(model)
     if model_type is not None:
-        return LAYOUTS[model_type].under(prefix)
+        return None if LAYOUTS[model_type].unsupported(config) else LAYOUTS[model_type].under(prefix)
     unique = {id(layout): layout for layout in LAYOUTS.values()}.values()
     for layout in sorted(unique, key=lambda layout: -_specificity(layout)):
         if _fits(model, layout.under(prefix)):
@@ -90,6 +90,16 @@ def _specificity(layout: Layout) -> int:
     return sum(field is not None for field in fields) + len(layout.logit_adjustments)
 
 
+def _unsupported(model: nn.Module) -> str:
+    """``": why"`` when the family has a table that does not describe this model's configuration, else ``""``."""
+    config = getattr(model, "config", None)
+    model_type = getattr(config, "model_type", None)
+    if model_type not in LAYOUTS:
+        model_type = _declared_type(model)
+    why = LAYOUTS[model_type].unsupported(config) if model_type is not None and config is not None else None
+    return f": the {LAYOUTS[model_type].family} table does not describe this configuration ({why})" if why else ""
+
+
 def warn_no_layout(model: nn.Module, stacklevel: int = 3) -> None:
     """Warn that a Hugging Face model has no layout, listing a few of its module-path sites."""
     names = [name for name, _ in model.named_modules() if name]
@@ -97,7 +107,8 @@ def warn_no_layout(model: nn.Module, stacklevel: int = 3) -> None:
     examples = (layered or names)[:6]
     model_type = getattr(getattr(model, "config", None), "model_type", None)
     warnings.warn(
-        f"interp has no layout for {type(model).__name__} (model_type {model_type!r}), so it has no canonical "
+        f"interp has no layout for {type(model).__name__} (model_type {model_type!r}){_unsupported(model)}, so it "
+        "has no canonical "
         f"sites (resid_post.L, z.L, ...); module paths work as sites, e.g. "
         f"{', '.join(repr(f'{name}:output') for name in examples)}. To add the family, see "
         "interp/graph/adapters/layout.py", NoLayoutWarning, stacklevel=stacklevel)

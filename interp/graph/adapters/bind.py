@@ -40,6 +40,33 @@ def scaled(factor: float) -> tuple[Reader, Writer]:
     return read, write
 
 
+def copied() -> tuple[Reader, Writer]:
+    """A module output the model later changes in place (Falcon's ``mlp_output += attention_output``):
+    read as a copy (a cached value keeps what the module returned), written as a copy (a patch's
+    source is left alone)."""
+
+    def read(raw: Tensor, state: dict) -> Tensor:
+        return raw.clone()
+
+    def write(raw: Tensor, new: Tensor, state: dict) -> Tensor:
+        return new.clone()
+
+    return read, write
+
+
+def rows_to_positions(resid_key: str) -> tuple[Reader, Writer]:
+    """A module run on ``[batch * pos, width]`` rows (OPT's MLP): read as ``[batch, pos, width]`` (the
+    layer's ``resid_pre`` in ``state`` gives batch and pos), written back as rows."""
+
+    def read(raw: Tensor, state: dict) -> Tensor:
+        return raw.unflatten(0, state[resid_key].shape[:2])
+
+    def write(raw: Tensor, new: Tensor, state: dict) -> Tensor:
+        return new.flatten(0, 1)
+
+    return read, write
+
+
 def router_probabilities(router: Router, resid_key: str) -> Reader:
     """``[batch, pos, n_experts]`` expert probabilities from router logits ``[batch * pos, n_experts]``
     (the layer's ``resid_pre`` in ``state`` gives batch and pos)."""
@@ -70,9 +97,25 @@ def _head_bindings(layout: Layout, layer: nn.Module, index: int, dims: Dims) -> 
     return table
 
 
-def _branch(kind: str, module: nn.Module, index: int, factor: float | None) -> Binding:
-    transforms = () if factor is None else scaled(factor)
-    return Binding(f"{kind}.{index}", module, "output", *transforms, layer=index)
+def _branch(kind: str, module: nn.Module, index: int, factor: float | None, layout: Layout | None = None,
+            io: str = "output") -> Binding:
+    """The site ``kind.index`` at ``module``'s output (or input), through the layout's transforms, raw
+    first: a copy (``copied``), rows to positions (``flat_mlp``), the residual multiplier."""
+    resid_pre = f"resid_pre.{index}"
+    flat = layout is not None and layout.flat_mlp and kind in ("mlp_post", "mlp_out")
+    steps = []
+    if layout is not None and kind in layout.copied:
+        steps.append(copied())
+    if flat:
+        steps.append(rows_to_positions(resid_pre))
+    if factor is not None:
+        steps.append(scaled(factor))
+    if not steps:
+        return Binding(f"{kind}.{index}", module, io, layer=index)
+    read, write = steps[0]
+    for outer_read, outer_write in steps[1:]:
+        read, write = _composed_read(read, outer_read), _composed_write(read, write, outer_write)
+    return Binding(f"{kind}.{index}", module, io, read, write, layer=index, needs=(resid_pre,) if flat else ())
 
 
 def layer_bindings(layout: Layout, layer: nn.Module, index: int, dims: Dims, config: Any) -> list[Binding]:
@@ -81,10 +124,10 @@ def layer_bindings(layout: Layout, layer: nn.Module, index: int, dims: Dims, con
     resid_pre = f"resid_pre.{index}"
     table = [Binding(resid_pre, layer, "input", layer=index)]
     if layout.mixer is not None:
-        table.append(_branch("mixer_out", layer.get_submodule(layout.mixer), index, factor))
+        table.append(_branch("mixer_out", layer.get_submodule(layout.mixer), index, factor, layout))
         return [*table, Binding(f"resid_post.{index}", layer, "output", layer=index)]
     attn = layer.get_submodule(layout.attn)
-    attn_out = _branch("attn_out", layer.get_submodule(layout.attn_out or layout.attn), index, factor)
+    attn_out = _branch("attn_out", layer.get_submodule(layout.attn_out or layout.attn), index, factor, layout)
     table += _head_bindings(layout, layer, index, dims)
     table += [Binding(f"pattern.{index}", attn, "output", element=1, write=None, layer=index), attn_out]
     if not layout.parallel_residual(config):
@@ -101,9 +144,9 @@ def layer_bindings(layout: Layout, layer: nn.Module, index: int, dims: Dims, con
                              write=None, element=layout.router.element, layer=index, needs=(resid_pre,)))
     down = optional_module(layer, layout.mlp_down)
     if down is not None:
-        table.append(Binding(f"mlp_post.{index}", down, "input", layer=index))
+        table.append(_branch("mlp_post", down, index, None, layout, io="input"))
     table += [
-        _branch("mlp_out", layer.get_submodule(layout.mlp_out or layout.mlp), index, factor),
+        _branch("mlp_out", layer.get_submodule(layout.mlp_out or layout.mlp), index, factor, layout),
         Binding(f"resid_post.{index}", layer, "output", layer=index),
     ]
     return table
@@ -156,4 +199,5 @@ def build_bindings(model: nn.Module, layout: Layout, config) -> dict[str, Bindin
     return {binding.name: binding for binding in table}
 
 
-__all__ = ["build_bindings", "layer_bindings", "logits_module", "optional_module", "router_probabilities", "scaled"]
+__all__ = ["build_bindings", "copied", "layer_bindings", "logits_module", "optional_module", "router_probabilities",
+           "rows_to_positions", "scaled"]

@@ -7,11 +7,15 @@ with ``total heads of that kind / groups`` heads of ``d_head``:
 ================================  ==============  ==================  ===============================
 packing                           ``groups``      ``order``           families
 ================================  ==============  ==================  ===============================
-``concat`` ``[q | k | v]``        1               q k v               gpt2, phi3, gpt_bigcode, mpt
-``per_head`` ``[h: q k v | ...]`` ``"heads"``     q k v               gpt_neox, bloom
-``grouped`` ``[g: q..q k v]``     ``"kv_heads"``  q k v               falcon (new decoder)
+``concat`` ``[q | k | v]``        1               q k v               gpt2, phi3, mpt
+``per_head`` ``[h: q k v | ...]`` ``"heads"``     q k v               gpt_neox, bloom, persimmon
+``grouped`` ``[g: q..q k v]``     ``"kv_heads"``  q k v               falcon, gpt_bigcode
 codegen                           4               q v k               codegen (``mp_num = 4``)
 ================================  ==============  ==================  ===============================
+
+``grouped`` with one key/value head is ``concat`` (multi-query Falcon-7B, GPT-BigCode), with as many
+key/value heads as query heads it is ``per_head`` (Falcon-RW, GPT-BigCode without multi-query): so
+one table serves every configuration of those families, given the right ``n_kv_heads``.
 
 ``q`` has ``n_heads`` heads, ``k`` and ``v`` ``n_kv_heads`` (grouped-query and multi-query
 attention), so ``concat`` with GQA widths is ``q: n_heads * d_head`` then ``k``, ``v``:

@@ -42,6 +42,13 @@ What the fields mean (the canonical site each one defines):
   is the model's output rather than the unembedding's.
 - ``parallel_residual``: ``config -> bool``: attention and MLP both read ``resid_pre`` (no
   ``resid_mid``).
+- ``flat_mlp``: the MLP runs on ``[batch * pos, d]`` rows (OPT): ``mlp_post``/``mlp_out`` are
+  shaped back to ``[batch, pos, ...]`` (the layer's ``resid_pre`` gives batch and pos).
+- ``copied``: site kinds whose module output the model later changes in place (Falcon adds the
+  attention's output into the MLP's): they are read, and written, as copies.
+- ``unsupported``: ``config -> why or None``: a configuration of the family the table cannot
+  describe (OPT-350m's post-norm blocks); such a model wraps with module-path sites only, and the
+  warning says why.
 
 ``embed`` is always the residual stream entering layer 0 (after any embedding scale or
 multiplier), so ``embed == resid_pre.0``.
@@ -66,6 +73,11 @@ def never(config: Any) -> bool:
 
 def always(config: Any) -> bool:
     return True
+
+
+def fits_every_config(config: Any) -> str | None:
+    """``Layout.unsupported`` of a table that describes every configuration of its family."""
+    return None
 
 
 @dataclass(frozen=True)
@@ -129,6 +141,9 @@ class Layout:
     parallel_residual: Callable[[Any], bool] = never
     residual_multiplier: str | None = None
     logit_adjustments: tuple[str, ...] = ()
+    flat_mlp: bool = False
+    copied: tuple[str, ...] = ()
+    unsupported: Callable[[Any], str | None] = fits_every_config
     dims: Callable[[Any], Dims] = Dims.from_config
     # where the base model sits in the wrapped model ("" for a base model); set by ``under``
     root: str = field(default="", compare=False)
@@ -185,4 +200,5 @@ def adjust_logits(layout: Layout, config: Any, logits):
     return logits
 
 
-__all__ = ["LOGIT_ADJUSTMENTS", "Dims", "Layout", "Router", "adjust_logits", "always", "never"]
+__all__ = ["LOGIT_ADJUSTMENTS", "Dims", "Layout", "Router", "adjust_logits", "always", "fits_every_config",
+           "never"]
