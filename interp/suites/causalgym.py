@@ -33,10 +33,9 @@ from interp.errors import SuiteError
 from interp.suites.builtins import resolve_suite_path
 from interp.suites.pairs import CONTROL_LABELS, EncodedPair, Pair, pairs_frame
 from interp.suites.rows import BOS_MARKER, read_records, row_pair, strip_bos_marker
-from interp.suites.sampling import SplitOverlapWarning, draw_splits, train_overlap
+from interp.suites.sampling import SPLITS, SplitOverlapWarning, draw_splits, train_overlap
 from interp.suites.templates import TaskTemplate
 
-SPLITS = ("train", "dev", "test")
 DEFAULT_SIZES = (400, 100, 100)
 
 
