@@ -44,8 +44,6 @@ WORKING = frozenset({
 })
 # (model_type, check) -> why a type of WORKING does not pass that check yet.
 KNOWN_GAPS: dict[tuple[str, str], str] = {
-    ("stablelm", "residual"): "its table has a `resid_mid`, but the tiny config's blocks are parallel "
-                              "(`use_parallel_residual=True`): the MLP does not read it",
     ("deepseek_v3", "pattern_v"): "multi-head latent attention has no `v` site yet",
 }
 # No attention at all: the attention checks do not apply, `no_attention_sites` does.
