@@ -34,6 +34,7 @@ LAYERS = (
     "methods",         # ways to find a direction (DAS, probe, mean, ...)
     "sae",             # sparse autoencoders: activations, training, layer groups, evaluation
     "suites",          # readers of the suite formats, the built-in suites
+    "circuits",        # the graph of heads and MLPs, EAP, edge patching, faithfulness
     "viz",             # figures of result tables
     "exec",            # executors: local worker processes, Ray
     "eval",            # evaluators
