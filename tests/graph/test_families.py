@@ -238,6 +238,21 @@ def check_resume(model_type):
     close(out.last_logits, base.last_logits)
 
 
+def check_packed(model_type):
+    """Packed suffix rows (each example resumed from its own token at layer 1, end to end in one
+    sequence: how DAS trains and scores) give the full run's last logits where ``hm.can_resume``."""
+    from interp.graph.packing import Packing, base_state, packed_last_logits
+
+    hm = with_sites(model_type)
+    if not hm.can_resume:
+        return
+    batch = hm.tokenize(SENTENCES)
+    examples = torch.tensor([0, 1, 2, 0])
+    starts = batch.offsets[examples] + torch.tensor([1, 2, 0, 3])
+    packed = packed_last_logits(hm, base_state(hm, batch, layer=1), Packing(batch, examples, starts), [])
+    close(packed, hm.run(batch).last_logits[examples])
+
+
 def check_no_attention_sites(model_type):
     """A state-space model's attention sites are a :class:`SiteError` that says the architecture lacks them."""
     hm = with_sites(model_type)
@@ -256,9 +271,11 @@ CHECKS = {
     "patch_other_input": check_patch_other_input,
     "no_hooks_remain": check_no_hooks_remain,
     "resume": check_resume,
+    "packed": check_packed,
     "no_attention_sites": check_no_attention_sites,
 }
 ATTENTION_ONLY = {"z_to_attn_out", "mlp_post_to_mlp_out", "pattern_v"}
+RESUMING = {"resume", "packed"}  # "no" in the table: the model cannot resume (the reason is in the notes)
 
 
 def applies(model_type: str, check: str) -> bool:
@@ -304,6 +321,8 @@ def site_kinds(model_type: str) -> str:
 def mark(model_type: str, check: str) -> str:
     if not applies(model_type, check):
         return "n/a"
+    if check in RESUMING and expected_to_pass(model_type, check) and not tiny(model_type).can_resume:
+        return "no"
     if expected_to_pass(model_type, check):
         return "✓"
     return "gap" if model_type in WORKING else "–"
@@ -337,6 +356,9 @@ def render() -> str:
         lines.append(f"| `{model_type}` | {family} | {site_kinds(model_type)} | " + " | ".join(cells) + " |")
     if KNOWN_GAPS:
         lines += ["", "Notes:", ""] + [f"- `{t}` {c}: {why}" for (t, c), why in sorted(KNOWN_GAPS.items())]
+    no_resume = [t for t in MODEL_TYPES if t in WORKING and not tiny(t).can_resume]
+    lines += ["", "Why `resume`/`packed` say \"no\" (the tiny config; a model without the feature may resume):", ""]
+    lines += [f"- `{t}`: {resume_support(tiny(t)).reason}" for t in no_resume]
     lines += ["", "Adding a family: its table under `interp/graph/adapters/layouts/` (see",
               "`interp/graph/adapters/layout.py`), its tiny config in `interp/models/tiny_configs.py`, its",
               "`model_type` in `WORKING` of `tests/graph/test_families.py`, then regenerate this file.", ""]
