@@ -9,12 +9,9 @@ where ``executor`` says, writes each one as it finishes, then the tables and ``m
 from __future__ import annotations
 
 import hashlib
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-from tqdm.auto import tqdm
 
 from interp.errors import InputError, SuiteError
 from interp.eval.aggregate import summarize
@@ -25,6 +22,7 @@ from interp.eval.causalgym.unit import Sweep, Unit, run_unit
 from interp.eval.units import UnitLog
 from interp.exec import ExecutorError, LocalExecutor, ModelSpec, get_executor
 from interp.io import run_metadata, write_run
+from interp.progress import progress_bar
 from interp.suites.causalgym_source import save_rows
 
 
@@ -90,8 +88,7 @@ def causal_efficacy(hm, suite: Any, config: CausalGymConfig | None = None, *, ou
         save_rows(out / "rows", {name: s for name, s in splits.items() if not s.control_task})
     todo = [unit for unit in units if unit.key not in finished]
     sweep = Sweep(plan, seed, das, config.max_rows, (model, getattr(hm, "revision", None)))
-    bar = tqdm(total=len(units), initial=len(finished), disable=not progress, desc="causal efficacy", unit="unit",
-               file=sys.stderr)
+    bar = progress_bar(total=len(units), initial=len(finished), progress=progress, desc="causal efficacy")
     bases_in_memory = {}
     stream = runner.map(run_unit, todo, model=spec if remote else hm, shared=sweep)
     try:
