@@ -36,8 +36,14 @@ def head_blocks(hm) -> list[Tensor]:
         if weight.shape != (width, hm.d_model):
             raise SiteError(f"attention output projection of layer {layer} has weight {tuple(weight.shape)}, "
                             f"expected [{width}, {hm.d_model}] or its transpose")
-        blocks.append(weight.reshape(hm.n_heads, hm.d_head, hm.d_model))
+        blocks.append(weight.reshape(hm.n_heads, hm.d_head, hm.d_model) * residual_multiplier(hm))
     return blocks
+
+
+def residual_multiplier(hm) -> float:
+    """The scale the family applies to both branches before adding them to the stream (Granite), else 1."""
+    name = getattr(hm.layout, "residual_multiplier", None)
+    return float(getattr(hm.config, name, 1.0) or 1.0) if name else 1.0
 
 
 def node_sites(n_layers: int) -> list[str]:
@@ -86,9 +92,9 @@ def check_heads_sum(hm, cache, blocks: list[Tensor]) -> None:
         total = torch.einsum("bphk,hkd->bpd", z, block.to(z.dtype))
         bias = getattr(hm.binding(f"z.{layer}").module, "bias", None)
         if bias is not None:
-            total = total + bias.detach()
+            total = total + bias.detach() * residual_multiplier(hm)
         scale = float(attn_out.abs().max()) + 1e-6
         if not torch.allclose(total, attn_out, atol=2e-3 * scale, rtol=1e-3):
             raise SiteError(f"{hm.family}: attn_out.{layer} is not the sum of its heads through the output projection "
-                            "(a norm or scale after the projection, e.g. a sandwich norm or a residual multiplier), "
+                            "(a norm after the projection, e.g. Gemma-2's and OLMo-2's sandwich norms), "
                             "so heads are not separate nodes of the residual stream in this family")

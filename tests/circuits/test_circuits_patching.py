@@ -77,3 +77,19 @@ def test_circuits_are_pruned_and_no_hooks_leak():
     assert mean_curve.faithfulness.isfinite().all()
     after = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in hm.model.modules())
     assert after == before
+
+
+@pytest.mark.parametrize("family", ["gemma", "mistral", "phi3", "gptj", "granite", "qwen3", "falcon", "opt"])
+def test_other_families_full_and_empty_circuits(family):
+    hm = _double(family)
+    graph = Graph.of(hm)
+    prepared = Prepared.of(hm, TOY)
+    full, empty = ablate_outside(hm, TOY, torch.stack([graph.mask, torch.zeros_like(graph.mask)]), prepared=prepared)
+    assert float(full) == pytest.approx(float(prepared.clean_metric.mean()), abs=1e-10)
+    assert float(empty) == pytest.approx(float(prepared.corrupted_metric.mean()), abs=1e-10)
+
+
+@pytest.mark.parametrize("family", ["gemma2", "olmo2"])
+def test_sandwich_norms_say_why_heads_are_not_nodes(family):
+    with pytest.raises(interp.errors.SiteError, match="sandwich"):
+        Prepared.of(interp.models.tiny(family), TOY)
