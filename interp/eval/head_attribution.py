@@ -38,6 +38,7 @@ from torch import Tensor, nn
 
 from interp.errors import InputError, SiteError
 from interp.eval.finite import check_finite
+from interp.graph.readout import FrozenReadout
 
 Tokens = Sequence[int] | Sequence[str]
 
@@ -103,7 +104,7 @@ def head_attribution(hm, prompts: Sequence[str], target: Tokens, baseline: Token
                                                                                           "baseline")
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, not {batch_size}")
-    readout = _Readout(hm)
+    readout = FrozenReadout(hm)
     projections = [_OutputProjection(hm, layer) for layer in range(hm.n_layers)]
     parts, totals = [], []
     for start in range(0, len(prompts), batch_size):
@@ -139,61 +140,6 @@ def _token_ids(hm, tokens: Tokens, n: int, what: str) -> Tensor:
     return torch.tensor(ids)
 
 
-class _Readout:
-    """The final norm (frozen scale) and the unembedding, as a direction per prompt."""
-
-    def __init__(self, hm):
-        self.norm = hm.model.get_submodule(hm.layout.final_norm)
-        unembed = hm.model.get_output_embeddings()
-        weight = getattr(unembed, "weight", None)
-        if weight is None or weight.ndim != 2:
-            raise SiteError(f"the unembedding {type(unembed).__name__} has no [vocab, d_model] weight")
-        self.unembed_weight = weight
-        self.unembed_bias = getattr(unembed, "bias", None)
-        self.centre = isinstance(self.norm, nn.LayerNorm)
-        self.gamma = getattr(self.norm, "weight", None)
-        self.beta = getattr(self.norm, "bias", None) if self.centre else None
-        self.eps = getattr(self.norm, "eps", None) if self.centre else getattr(self.norm, "variance_epsilon", None)
-        if self.eps is None:
-            raise SiteError(f"final norm {type(self.norm).__name__} is neither a LayerNorm nor an RMSNorm "
-                            "(weight, variance_epsilon) that interp knows how to freeze")
-
-    def direction(self, final: Tensor, target: Tensor, baseline: Tensor) -> tuple[Tensor, Tensor]:
-        """``w [batch, d_model]`` with ``contribution(c) = c · w``, and the constant ``[batch]``."""
-        x = final.double().cpu()
-        if self.centre:
-            x = x - x.mean(-1, keepdim=True)
-        scale = torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)  # [batch, 1]
-        gamma = torch.ones(x.shape[-1], dtype=torch.float64) if self.gamma is None else _double(self.gamma)
-        self._check(final, x * scale * gamma + (0 if self.beta is None else _double(self.beta)))
-        unembed = self.unembed_weight.detach().double().cpu()
-        u = unembed[target] - unembed[baseline]  # [batch, d_model]
-        w = scale * gamma * u
-        if self.centre:
-            w = w - w.mean(-1, keepdim=True)  # (P c) · v == c · (P v)
-        return w, self.constants(u, target, baseline)
-
-    def constants(self, u: Tensor, target: Tensor, baseline: Tensor) -> dict[str, Tensor]:
-        constants = {}
-        if self.beta is not None:
-            constants["final_norm_bias"] = u @ self.beta.detach().double().cpu()
-        if self.unembed_bias is not None:
-            bias = self.unembed_bias.detach().double().cpu()
-            constants["unembed_bias"] = bias[target] - bias[baseline]
-        return constants
-
-    def _check(self, final: Tensor, frozen: Tensor) -> None:
-        with torch.no_grad():
-            actual = self.norm(final).double().cpu()  # in the model's own dtype and device
-        if not torch.allclose(actual, frozen, rtol=1e-3, atol=1e-4 * float(actual.abs().max()) + 1e-6):
-            raise SiteError(f"final norm {type(self.norm).__name__} does not behave like a LayerNorm/RMSNorm "
-                            "(γ ⊙ normalised x + β); its scale cannot be frozen the standard way")
-
-
-def _double(parameter: Tensor) -> Tensor:
-    return parameter.detach().double().cpu()
-
-
 class _OutputProjection:
     """One layer's attention output projection split into per-head ``[head, d_head, d_model]`` blocks."""
 
@@ -215,7 +161,7 @@ class _OutputProjection:
         self.bias = None if bias is None else bias.detach().double().cpu()
 
 
-def _attribute_batch(hm, prompts, target, baseline, readout: _Readout,
+def _attribute_batch(hm, prompts, target, baseline, readout: FrozenReadout,
                      projections: list[_OutputProjection]) -> tuple[Tensor, Tensor]:
     n = hm.n_layers
     sites = ["embed", *(f"z.{layer}" for layer in range(n)), *(f"mlp_out.{layer}" for layer in range(n)),
@@ -254,7 +200,7 @@ def _component_name(labels: pd.DataFrame, index: int) -> str:
     return " ".join(parts)
 
 
-def _component_labels(hm, projections: list[_OutputProjection], readout: _Readout) -> pd.DataFrame:
+def _component_labels(hm, projections: list[_OutputProjection], readout: FrozenReadout) -> pd.DataFrame:
     rows = [("embed", None, None)]
     rows += [("head", layer, head) for layer in range(hm.n_layers) for head in range(hm.n_heads)]
     rows += [("attn_bias", layer, None) for layer, p in enumerate(projections) if p.bias is not None]

@@ -55,10 +55,13 @@ from interp.graph.sites import (
     nearest,
     parse_site,
 )
+from interp.graph.tokens import TokenMethods
+from interp.graph.weights import WeightMethods
 
 
-class HookedModel:
-    """A model with canonical sites. Build it with :func:`interp.wrap` or :func:`interp.load`."""
+class HookedModel(TokenMethods, WeightMethods):
+    """A model with canonical sites (:func:`interp.wrap`, :func:`interp.load`); token helpers from
+    :mod:`interp.graph.tokens`, weights by canonical name (``W_U``, ``W_O(L)``) from :mod:`interp.graph.weights`."""
 
     def __init__(
         self,

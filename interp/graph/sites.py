@@ -3,7 +3,7 @@
 Canonical sites, in execution order within a layer ``L``::
 
     embed
-    resid_pre.L  q.L  k.L  v.L  z.L  pattern.L  attn_out.L  resid_mid.L  router.L  mlp_post.L  mlp_out.L
+    resid_pre.L  q.L  k.L  v.L  z.L  head_out.L  pattern.L  attn_out.L  resid_mid.L  router.L  mlp_post.L  mlp_out.L
     resid_post.L
     logits
 
@@ -23,6 +23,9 @@ Canonical sites, in execution order within a layer ``L``::
   head, that head's output at every position.
 - ``z``: ``batch × pos × head × d_head``, the per-head attention output, i.e. the *input* of the
   attention output projection.
+- ``head_out``: ``batch × pos × head × d_model``, each head's ``z`` through its slice of the output
+  projection (times a residual multiplier): summed over heads, ``attn_out`` minus the projection's bias
+  (before the post-norm on sandwich-norm families; :mod:`interp.graph.adapters.head_out`).
 - ``pattern``: ``batch × head × query_pos × key_pos`` attention probabilities, read-only, as the
   family's eager attention computes them (rows sum to 1, less a sink's share on gpt_oss). Caching it
   leaves the rest of an SDPA or eager run bit-identical; under flash/flex attention (and Falcon) the
@@ -63,17 +66,18 @@ from interp.errors import SiteError
 # ------------------------------------------------------------------------------ kinds (the one list)
 GLOBAL_KINDS_BEFORE = ("embed",)
 LAYER_KINDS = (  # every attention decoder's
-    "resid_pre", "q", "k", "v", "z", "pattern", "attn_out", "resid_mid", "mlp_post", "mlp_out", "resid_post",
+    "resid_pre", "q", "k", "v", "z", "head_out", "pattern", "attn_out", "resid_mid", "mlp_post", "mlp_out",
+    "resid_post",
 )
 FAMILY_KINDS = ("mixer_out", "router")  # only some families': state-space mixers, mixture-of-experts routers
 PER_LAYER_KINDS = (  # execution order
-    "resid_pre", "q", "k", "v", "z", "pattern", "attn_out", "mixer_out", "resid_mid", "router", "mlp_post", "mlp_out",
-    "resid_post",
+    "resid_pre", "q", "k", "v", "z", "head_out", "pattern", "attn_out", "mixer_out", "resid_mid", "router", "mlp_post",
+    "mlp_out", "resid_post",
 )
 GLOBAL_KINDS_AFTER = ("logits",)
 ALL_KINDS = GLOBAL_KINDS_BEFORE + PER_LAYER_KINDS + GLOBAL_KINDS_AFTER  # execution order
 READ_ONLY_KINDS = frozenset({"pattern", "router"})
-HEAD_KINDS = ("q", "k", "v", "z")  # batch × pos × head × d_head
+HEAD_KINDS = ("q", "k", "v", "z", "head_out")  # batch × pos × head × d_head (head_out: × d_model)
 KV_HEAD_KINDS = ("k", "v")  # one entry per key/value head under grouped-query attention
 # d_model wide, per layer
 LAYER_RESIDUAL_KINDS = ("resid_pre", "resid_mid", "resid_post", "attn_out", "mlp_out", "mixer_out")
@@ -152,7 +156,7 @@ class Site(str):
 
     @property
     def per_head(self) -> bool:
-        """True for ``q``/``k``/``v``/``z``: ``batch × pos × head × d_head``."""
+        """True for ``q``/``k``/``v``/``z`` (``batch × pos × head × d_head``) and ``head_out`` (``× d_model``)."""
         return self.kind in HEAD_KINDS
 
     @property
@@ -167,6 +171,8 @@ class Site(str):
             return None
         if self.kind in RESIDUAL_KINDS:
             return (hm.d_model,)
+        if self.kind == "head_out":
+            return (hm.n_heads, hm.d_model)
         if self.kind in KV_HEAD_KINDS:
             return (hm.n_kv_heads, hm.d_head)
         if self.kind in HEAD_KINDS:

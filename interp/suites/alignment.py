@@ -22,9 +22,7 @@ import bisect
 from dataclasses import dataclass, field
 
 from interp.errors import InputError
-
-DOCUMENT_SEPARATOR = "<|endoftext|>"
-Bos = str | int | list[int] | None  # "auto", a token string, a token id (or ids), None for no context
+from interp.graph.tokens import DOCUMENT_SEPARATOR, Bos, context_ids, tokenizer_prefix  # noqa: F401 (re-exported: one BOS policy)
 
 
 def regions_to_spans(contents: list[str]) -> list[str]:
@@ -37,49 +35,6 @@ def regions_to_spans(contents: list[str]) -> list[str]:
         spans.append((" " if started else "") + content)
         started = True
     return spans
-
-
-def context_ids(tokenizer, bos: Bos = "auto") -> list[int]:
-    """Token ids put before every sentence so that its first word is scored in context.
-
-    ``"auto"``: what the tokenizer itself adds in front (e.g. Llama's ``<s>``); if it adds
-    nothing, the document separator ``<|endoftext|>`` when the vocabulary has it (GPT-2, Pythia,
-    SmolLM, Qwen: their pretraining puts it between documents, while a chat model's declared
-    ``bos_token`` such as ``<|im_start|>`` announces a chat turn), else the ``bos_token``, else
-    the ``eos_token``, else none. A string is looked up as one token; ids are used as they are;
-    ``None`` adds nothing.
-    """
-    if bos is None:
-        return []
-    if isinstance(bos, int):
-        return [bos]
-    if isinstance(bos, (list, tuple)):
-        return [int(i) for i in bos]
-    if bos != "auto":
-        token_id = tokenizer.convert_tokens_to_ids(bos)
-        if token_id is None or (token_id == tokenizer.unk_token_id and bos != tokenizer.unk_token):
-            raise InputError(f"BOS token {bos!r} is not in the tokenizer's vocabulary")
-        return [token_id]
-    added = tokenizer_prefix(tokenizer)
-    if added:
-        return added
-    separator = tokenizer.convert_tokens_to_ids(DOCUMENT_SEPARATOR)
-    if separator is not None and tokenizer.convert_ids_to_tokens(separator) != DOCUMENT_SEPARATOR:
-        separator = None
-    for candidate in (separator, tokenizer.bos_token_id, tokenizer.eos_token_id):
-        if candidate is not None:
-            return [candidate]
-    return []
-
-
-def tokenizer_prefix(tokenizer) -> list[int]:
-    """The special tokens the tokenizer adds in front of any text (``[]`` for GPT-2 style)."""
-    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
-    full = tokenizer("a")["input_ids"]
-    for start in range(len(full) - len(plain) + 1):
-        if full[start:start + len(plain)] == plain:
-            return list(full[:start])
-    return []
 
 
 def token_offsets(tokenizer, text: str) -> tuple[list[int], list[tuple[int, int]]]:

@@ -5,7 +5,8 @@ import torch
 
 import interp
 from interp.errors import InputError
-from interp.eval.head_attribution import _Readout, head_attribution
+from interp.eval.head_attribution import head_attribution
+from interp.graph.readout import FrozenReadout
 
 PROMPTS = ["The keys to the cabinet", "The dog near the", "I think that the movie was"]
 TARGET = [" table", " house", " wonderful"]
@@ -59,7 +60,7 @@ def test_heads_through_the_projection_equal_attn_out(family):
     hm = _perturbed(family, torch.float64)
     attribution = head_attribution(hm, PROMPTS[:2], TARGET[:2], BASELINE[:2])
     table = attribution.components
-    probe = _Readout(hm)
+    probe = FrozenReadout(hm)
     sites = [f"attn_out.{layer}" for layer in range(hm.n_layers)] + [f"resid_post.{hm.n_layers - 1}"]
     out = hm.run(PROMPTS[:2], cache=sites)
     rows, last = torch.arange(2), out.batch.last_index

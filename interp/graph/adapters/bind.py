@@ -13,6 +13,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from interp.graph.adapters.head_out import head_out_accessors
 from interp.graph.adapters.layout import Dims, Layout, Router
 from interp.graph.bindings import Binding, Reader, Writer, heads, residual_sum
 
@@ -79,7 +80,8 @@ def router_probabilities(router: Router, resid_key: str) -> Reader:
     return read
 
 
-def _head_bindings(layout: Layout, layer: nn.Module, index: int, dims: Dims) -> list[Binding]:
+def _head_bindings(layout: Layout, layer: nn.Module, index: int, dims: Dims, factor: float | None = None,
+                   ) -> list[Binding]:
     fused = layout.fused
     if fused is None:
         widths = (dims.n_heads, dims.n_kv_heads, dims.n_kv_heads)
@@ -92,8 +94,10 @@ def _head_bindings(layout: Layout, layer: nn.Module, index: int, dims: Dims) -> 
         table = [Binding(f"{kind}.{index}", module, "output", *fused.accessors(kind, dims), layer=index)
                  for kind in "qkv"]
     if layout.attn_out_proj is not None:
-        table.append(Binding(f"z.{index}", layer.get_submodule(layout.attn_out_proj), "input",
-                             *heads(dims.n_heads, dims.d_head), layer=index))
+        projection = layer.get_submodule(layout.attn_out_proj)
+        table.append(Binding(f"z.{index}", projection, "input", *heads(dims.n_heads, dims.d_head), layer=index))
+        table.append(Binding(f"head_out.{index}", projection, "output",  # interp.graph.adapters.head_out
+                             *head_out_accessors(projection, index, dims, factor), layer=index, needs=(f"z.{index}",)))
     return table
 
 
@@ -128,7 +132,7 @@ def layer_bindings(layout: Layout, layer: nn.Module, index: int, dims: Dims, con
         return [*table, Binding(f"resid_post.{index}", layer, "output", layer=index)]
     attn = layer.get_submodule(layout.attn)
     attn_out = _branch("attn_out", layer.get_submodule(layout.attn_out or layout.attn), index, factor, layout)
-    table += _head_bindings(layout, layer, index, dims)
+    table += _head_bindings(layout, layer, index, dims, factor)
     table += [Binding(f"pattern.{index}", attn, "output", element=1, write=None, layer=index), attn_out]
     if not layout.parallel_residual(config):
         read, write = residual_sum(resid_pre)
