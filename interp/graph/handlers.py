@@ -35,8 +35,13 @@ def handler_table(hm, batch: Batch | None, interventions: Sequence[Any] = (), ca
     ``grads`` (a :class:`GradientCache` to fill in backward), those sites are tracked in the
     autograd graph (:func:`interp.graph.gradients.tracking_handler`), after the interventions
     there and before the cache reads them.
+
+    A cache name may also be a value an intervention publishes (its ``publishes``, e.g. an SAE
+    splice's ``"sae:resid_post.1"`` features): the intervention's handler leaves it in the run's
+    shared state, and the cache keeps it from there.
     """
     handlers: dict[Binding, list[Handler]] = {}
+    published = published_sites(interventions)
     for intervention in interventions:
         binding = hm.binding(site_of(intervention))
         if not binding.writable:
@@ -44,11 +49,14 @@ def handler_table(hm, batch: Batch | None, interventions: Sequence[Any] = (), ca
         bound = intervention.bind(hm, batch) if hasattr(intervention, "bind") else intervention
         handlers.setdefault(binding, []).append(bound)
     tracked = [*(cache if cache_grad else ()), *(grads.sites if grads is not None else ())]
+    tracked = [name for name in tracked if name not in published]
     _add_tracking(hm, handlers, tracked, grads)
     store = ActivationCache()
     store.batch = batch
     for name in cache:
-        handlers.setdefault(hm.binding(name), []).append(cache_handler(store, name, cache_grad))
+        binding = hm.binding(published.get(name, name))
+        read = published_handler if name in published else cache_handler
+        handlers.setdefault(binding, []).append(read(store, name, cache_grad))
     for binding in list(handlers):
         for needed in binding.needs:
             handlers.setdefault(hm.binding(needed), [])
@@ -76,8 +84,9 @@ def check_stop(hm, stop_at: str, interventions: list, cache: list[str], grads: l
     stop = hm.binding(stop_at)
     if stop.order is None:
         return  # a module-path site has no known place in the graph
+    published = published_sites(interventions)
     for name in [*cache, *grads]:
-        binding = hm.binding(name)
+        binding = hm.binding(published.get(name, name))
         if binding.order is not None and binding.order > stop.order:
             raise InputError(f"stop_at={stop_at!r} ends the run before {name!r}, which it is asked to "
                              f"{'cache' if name in cache else 'record the gradient of'}; stop at {name!r} (or "
@@ -112,6 +121,21 @@ def site_of(intervention: Any) -> str:
     return site
 
 
+def published_sites(interventions: Sequence[Any]) -> dict[str, str]:
+    """``{name: site}`` of every value the interventions publish (``intervention.publishes``)."""
+    return {name: site_of(intervention) for intervention in interventions
+            for name in getattr(intervention, "publishes", ())}
+
+
+def published_handler(store: ActivationCache, name: str, keep_grad: bool) -> Handler:
+    """A handler that keeps the value an intervention at this site published as ``name`` in the run's state."""
+    def handler(act: Tensor, context) -> None:
+        value = context.state[name]
+        store[name] = value if keep_grad else value.detach()
+
+    return handler
+
+
 def cache_handler(store: ActivationCache, name: str, keep_grad: bool) -> Handler:
     """A handler that keeps the value at ``name`` in ``store`` (detached unless ``keep_grad``)."""
     def handler(act: Tensor, context) -> None:
@@ -120,4 +144,5 @@ def cache_handler(store: ActivationCache, name: str, keep_grad: bool) -> Handler
     return handler
 
 
-__all__ = ["cache_handler", "check_stop", "handler_table", "site_of", "stop_binding"]
+__all__ = ["cache_handler", "check_stop", "handler_table", "published_handler", "published_sites", "site_of",
+           "stop_binding"]

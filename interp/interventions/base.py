@@ -129,11 +129,15 @@ class Intervention(nn.Module):
                     f"{self.site}: the activation has batch {act.shape[0]}, but this intervention was "
                     f"bound to a batch of {size}"
                 )
-            selected = P.select(act, idx, heads)
-            return P.place(act, idx, heads, self.edit(selected, prepared))
+            return self.apply(act, ctx, idx, heads, prepared)
 
         handler.site = self.site
         return handler
+
+    def apply(self, act: Tensor, ctx, idx: Tensor | P.Slots | None, heads: Tensor | None, prepared: dict) -> Tensor:
+        """The activation after this intervention: ``edit`` of the selected slots, written into a copy.
+        An intervention that reads the whole activation (an SAE splice encodes every position) overrides it."""
+        return P.place(act, idx, heads, self.edit(P.select(act, idx, heads), prepared))
 
     def rows(self, batch: Batch | None, idx: Tensor | P.Slots | None) -> int:
         """How many rows per-row parameters must have: the slots, or else the batch's examples."""
