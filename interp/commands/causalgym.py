@@ -56,6 +56,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--tasks", type=types.names("task"), default=None,
                         help="comma-separated task names (default: every task of the suite)")
     parser.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated, from {', '.join(METHODS)}")
+    parser.add_argument("--sae", default=argparse.SUPPRESS, metavar="DIR",
+                        help="saved SAEs (e.g. from interp sae train --out DIR) for --methods ...,sae: the feature "
+                             "that best separates the two types, as a direction")
     parser.add_argument("--layers", default="all", help="START:STOP[:STEP], N, or N,M,... (default: all)")
     parser.add_argument("--positions", type=types.positions, default="all",
                         help="span indices N,M,... (default: every aligned span)")
@@ -157,7 +160,7 @@ def causalgym_config(args: argparse.Namespace) -> CausalGymConfig:
     config = CausalGymConfig.build(
         methods=args.methods, layers=args.layers, positions=args.positions, tasks=args.tasks, control=args.control,
         site_kind=args.site, seed=args.seed, n_train=args.n_train, n_test=args.n_test, n_boot=args.n_boot,
-        strict_splits=args.strict_splits,
+        strict_splits=args.strict_splits, sae=getattr(args, "sae", None),
         das=replace(das, steps=args.das_steps, batch_size=args.das_batch_size, lr=args.das_lr))
     return config.validate(spell=lambda key: "--" + {"site_kind": "site"}.get(key, key).replace("_", "-"))
 

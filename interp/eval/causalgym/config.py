@@ -36,6 +36,8 @@ from interp.methods import METHODS, DASConfig
 from interp.settings import Whole, check_rules
 from interp.suites.pairs import CONTROL_LABELS
 
+#: Methods a run may name but that are not in the default set ("all"): ``sae`` needs SAEs (``sae=FOLDER``).
+EXTRA_METHODS = ("sae",)
 #: The site kinds a CausalGym direction sits at, one site per layer: ``f"{site_kind}.{layer}"``.
 SITE_KINDS = LAYER_RESIDUAL_KINDS
 #: Whole-number settings and their least value (with why, where the reason is not obvious).
@@ -62,6 +64,8 @@ class CausalGymConfig:
     ``das``: DAS training; ``n_boot``: bootstrap resamples of the summary's intervals; ``max_rows``:
     rows per scoring forward. ``strict_splits``: a template whose fillers cannot keep the splits apart
     is an error, instead of keeping colliding pairs with a warning (:mod:`interp.suites.sampling`).
+    ``sae``: a folder of saved SAEs for the ``sae`` method (:mod:`interp.sae.direction`), one reading
+    each site of the run (not in the default methods).
     """
 
     methods: str | Sequence[str] | None = None
@@ -78,6 +82,7 @@ class CausalGymConfig:
     n_boot: int = 1000
     max_rows: int = 256
     strict_splits: bool = False
+    sae: str | None = None
 
     @classmethod
     def build(cls, config: CausalGymConfig | None = None, **overrides: Any) -> CausalGymConfig:
@@ -109,6 +114,9 @@ class CausalGymConfig:
         methods = _named(spell, "methods", lambda: parse_methods(self.methods))
         if not isinstance(self.strict_splits, bool):
             raise InputError(f"{spell('strict_splits')} must be true or false, not {self.strict_splits!r}")
+        if "sae" in methods and not self.sae:
+            raise InputError(f"{spell('methods')}: the sae method needs SAEs: pass {spell('sae')}=FOLDER (saved SAEs, "
+                             "e.g. from interp sae train --out FOLDER)")
         if self.site_kind not in SITE_KINDS:
             raise InputError(f"{spell('site_kind')} must be one of {', '.join(SITE_KINDS)}, not {self.site_kind!r}")
         labels = (check_control_labels(self.control_labels, spell=spell("control_labels")) if self.control
@@ -139,10 +147,10 @@ def parse_methods(methods: str | Sequence[str] | None) -> list[str]:
     names = [m for m in names if m]
     if not names:
         raise InputError(f"no methods given; choose from {', '.join(METHODS)}")
-    unknown = [m for m in names if m not in METHODS]
+    unknown = [m for m in names if m not in METHODS and m not in EXTRA_METHODS]
     if unknown:
         raise InputError(f"unknown method{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-                         f"choose from {', '.join(METHODS)}")
+                         f"choose from {', '.join((*METHODS, *EXTRA_METHODS))}")
     return list(dict.fromkeys(names))
 
 

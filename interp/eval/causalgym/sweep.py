@@ -87,7 +87,7 @@ def causal_efficacy(hm, suite: Any, config: CausalGymConfig | None = None, *, ou
     if out is not None:  # the run's data, before any unit: `--suite OUT/rows` reruns it from the rows alone
         save_rows(out / "rows", {name: s for name, s in splits.items() if not s.control_task})
     todo = [unit for unit in units if unit.key not in finished]
-    sweep = Sweep(plan, seed, das, config.max_rows, (model, getattr(hm, "revision", None)))
+    sweep = Sweep(plan, seed, das, config.max_rows, (model, getattr(hm, "revision", None)), sae=config.sae)
     bar = progress_bar(total=len(units), initial=len(finished), progress=progress, desc="causal efficacy")
     bases_in_memory = {}
     stream = runner.map(run_unit, todo, model=spec if remote else hm, shared=sweep)

@@ -20,6 +20,7 @@ from interp.eval.causalgym.plan import EncodedTask
 from interp.eval.finite import check_finite
 from interp.interventions.base import site_shape
 from interp.methods import DASConfig, activations, base_logprobs, find_direction, random_direction, score, train_das
+from interp.sae.direction import sae_direction, sae_for_site
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,12 @@ class Sweep:
     das: dict  # DASConfig.to_dict(): what unit records keep
     max_rows: int
     model: tuple[str, str | None]  # (name, revision) of the driver's model: workers must load the same
+    sae: str | None = None  # the folder of saved SAEs the sae method reads
 
 
 def _directions(hm, method: str, task: EncodedTask, data, site: str, layer: int, seed: int, das: dict,
-                activations_of: Callable[[], tuple[Tensor, Tensor]], paths: dict | None = None) -> Tensor | None:
+                activations_of: Callable[[], tuple[Tensor, Tensor]], paths: dict | None = None,
+                sae: str | None = None) -> Tensor | None:
     """``[P, d, k]`` bases of ``method`` for every span (None: vanilla). DAS training records the path
     its steps ran on in ``paths["das_training"]``."""
     if method == "vanilla":
@@ -64,6 +67,10 @@ def _directions(hm, method: str, task: EncodedTask, data, site: str, layer: int,
         return torch.stack([random_direction(width, zlib.crc32(f"{seed}:{task.name}:{layer}:{span}".encode()))
                             for span in task.spans])[..., None]
     base, source = activations_of()
+    if method == "sae":  # the decoder row of the feature that best separates the types (interp.sae.direction)
+        model = sae_for_site(sae, site, hm)
+        return torch.stack([sae_direction(model, base[:, p], source[:, p], data.base_types, data.source_types)
+                            .direction for p in range(len(task.spans))])[..., None]
     return torch.stack([find_direction(method, base[:, p], source[:, p], data.base_types, data.source_types,
                                        seed=seed) for p in range(len(task.spans))])[..., None]
 
@@ -92,7 +99,7 @@ def run_unit(worker, unit: Unit) -> tuple[dict, Tensor | None]:
         bases = _directions(hm, method, task, train, site, unit.layer, sweep.seed, sweep.das, activations_of, paths)
     else:
         bases = worker.memo(("directions", task.name, site, method), lambda: _directions(
-            hm, method, task, task.train, site, unit.layer, sweep.seed, sweep.das, activations_of))
+            hm, method, task, task.train, site, unit.layer, sweep.seed, sweep.das, activations_of, sae=sweep.sae))
     test = task.control_test if unit.control else task.test
     clean = worker.memo(("clean", task.name, unit.control), lambda: base_logprobs(hm, test))
     scores = score(hm, test, site, [None] * len(task.spans) if bases is None else list(bases),
