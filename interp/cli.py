@@ -28,6 +28,7 @@ from interp.errors import InterpError
 
 COMMAND_MODULES = [
     "interp.commands.causalgym",
+    "interp.commands.circuit",
     "interp.commands.demo",
     "interp.commands.recall",
     "interp.commands.report",

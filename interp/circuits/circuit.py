@@ -126,3 +126,31 @@ def faithfulness_curve(hm, task: Task, scores: EdgeScores, sizes: Sequence[int],
     faithfulness = (values[:-1] - empty) / (full - empty)
     return FaithfulnessCurve([int(n) for n in sizes], [int(c.sum()) for c in circuits[:-1]], values[:-1],
                              faithfulness, full, empty)
+
+
+def circuit_table(scores: EdgeScores, circuit: Tensor) -> pd.DataFrame:
+    """The edges of ``circuit`` with their scores: ``edge, upstream, downstream, down_node, kind, score``
+    (``down_node``: the node whose input the edge enters; under GQA a key/value input is drawn into the first
+    query head of its group), largest ``|score|`` first."""
+    graph = scores.graph
+    table = scores.table()
+    table = table[[bool(circuit[u, d]) for u, d in zip(table.up, table.down)]].copy()
+    group = graph.n_heads // graph.n_kv_heads
+
+    def node(down: int) -> str:
+        kind, head = graph.down_slot(down)
+        layer = graph.down_layer(down)
+        return {"logits": "logits", "mlp": f"m{layer}"}.get(kind, f"a{layer}.h{head * (group if kind != 'q' else 1)}")
+
+    table["down_node"] = [node(int(d)) for d in table.down]
+    table["kind"] = [graph.down_slot(int(d))[0] for d in table.down]
+    columns = ["edge", "upstream", "downstream", "down_node", "kind", "score"]
+    return table.sort_values("abs_score", ascending=False, kind="stable")[columns].reset_index(drop=True)
+
+
+def scores_from_table(graph: Graph, table: pd.DataFrame, method: str, metric: str) -> EdgeScores:
+    """:class:`EdgeScores` back from an ``edges.csv`` (columns ``up``, ``down``, ``score``)."""
+    values = torch.zeros(graph.n_upstream, graph.n_downstream, dtype=torch.float64)
+    values[torch.tensor(table.up.to_numpy()), torch.tensor(table.down.to_numpy())] = torch.tensor(
+        table.score.to_numpy(), dtype=torch.float64)
+    return EdgeScores(graph, values, method, metric)

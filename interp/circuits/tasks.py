@@ -145,3 +145,19 @@ def same_length(hm, task: Task) -> Task:
     if not keep:
         raise InputError(f"task {task.name!r}: no pair has clean and corrupted sides of equal token length")
     return task.subset(keep)
+
+
+def from_file(path: str) -> Task:
+    """Your pairs: a CSV or JSON (a list of objects, or JSON lines) with ``clean``, ``corrupted``, ``target``,
+    ``baseline`` fields."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path) if str(path).endswith(".csv") else pd.read_json(
+            path, lines=str(path).endswith(".jsonl"))
+    except (OSError, ValueError) as error:
+        raise InputError(f"cannot read pairs from {path}: {error}") from None
+    missing = [c for c in ("clean", "corrupted", "target", "baseline") if c not in table.columns]
+    if missing:
+        raise InputError(f"{path}: no column {', '.join(missing)}; pairs need clean, corrupted, target, baseline")
+    return Task(str(path), *(tuple(str(v) for v in table[c]) for c in ("clean", "corrupted", "target", "baseline")))
