@@ -1,0 +1,106 @@
+"""Circuits on the embedded SmolLM2-135M-Instruct: EAP and EAP-IG over every edge, checked against exact
+edge patching, and exact edge patching batched against one forward per edge.
+
+    .venv/bin/python benchmarks/circuits.py [--pairs 8] [--sample 48] [--threads 1]
+
+1. EAP (clean + corrupted forward, one backward, the forward ``K`` channels wide) and EAP-IG over the inputs
+   (m = 5 steps, one batch) over all edges of the graph (30 layers × (9 query + 3 key + 3 value heads + MLP)
+   inputs, plus the logits) on the CausalGym agreement task (``agr_sv_num_pp``, pairs of equal token length):
+   seconds for ``--pairs`` pairs and their linear extrapolation to 100 pairs.
+2. Exact edge patching of a sampled edge set (half the top edges by EAP-IG, half drawn at random): Spearman
+   rank correlation of each estimate with the exact effect, and top-k recall (the share of the exact top-k by
+   |effect| among the estimate's top-k).
+3. Exact edge patching: edges per second with ``--batch-edges`` edges as rows of one forward vs one forward per
+   edge (measured on a subset), and their ratio (goal ≥ 10×).
+
+The last line printed is JSON, also written to benchmarks/results/circuits.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+import interp
+from interp.circuits import Graph, edge_scores, from_causalgym, patch_edges
+from interp.circuits.patching import Prepared
+from interp.circuits.tasks import same_length
+from interp.interventions import spearman
+
+
+def recall_at(estimate: torch.Tensor, exact: torch.Tensor, k: int) -> float:
+    top_exact = set(exact.abs().topk(k).indices.tolist())
+    return len(top_exact & set(estimate.abs().topk(k).indices.tolist())) / k
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pairs", type=int, default=8)
+    parser.add_argument("--sample", type=int, default=48, help="edges checked against exact patching")
+    parser.add_argument("--serial", type=int, default=6, help="edges timed one forward each")
+    parser.add_argument("--batch-edges", type=int, default=24)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    hm = interp.load()
+    task = same_length(hm, from_causalgym("builtin:agreement", "agr_sv_num_pp", n=4 * args.pairs))
+    task = task.subset(range(min(args.pairs, len(task))))
+    graph = Graph.of(hm)
+    print(f"{hm.name}: {graph.n_edges} edges, {graph.n_upstream} upstream nodes, {graph.n_downstream} inputs; "
+          f"task {task.name}, {len(task)} pairs")
+
+    times, scores = {}, {}
+    for method, steps in (("eap", 1), ("eap-ig-inputs", 5)):
+        start = time.perf_counter()
+        scores[method] = edge_scores(hm, task, method=method, steps=steps, batch_size=len(task))
+        times[method] = time.perf_counter() - start
+        print(f"{method:15s} {times[method]:7.1f} s for {len(task)} pairs "
+              f"(~{times[method] * 100 / len(task):.0f} s for 100)")
+
+    ig = scores["eap-ig-inputs"].values[graph.mask]
+    edges = graph.edges
+    top = ig.abs().topk(args.sample // 2).indices.tolist()
+    rest = [i for i in torch.randperm(len(edges)).tolist() if i not in set(top)][: args.sample - len(top)]
+    sample = [edges[i] for i in top + rest]
+    prepared = Prepared.of(hm, task)
+    start = time.perf_counter()
+    exact = patch_edges(hm, task, sample, prepared=prepared, edges_per_batch=args.batch_edges)
+    batched_s = time.perf_counter() - start
+    start = time.perf_counter()
+    serial = patch_edges(hm, task, sample[: args.serial], prepared=prepared, edges_per_batch=1)
+    serial_s = time.perf_counter() - start
+    agree = float((serial.patched - exact.patched[: args.serial]).abs().max())
+    batched_rate, serial_rate = len(sample) / batched_s, args.serial / serial_s
+    print(f"exact edge patching: batched {batched_rate:.2f} edges/s, one forward per edge {serial_rate:.2f} edges/s "
+          f"({batched_rate / serial_rate:.1f}x; max difference {agree:.2e})")
+
+    effects = exact.effects
+    k = max(1, len(sample) // 6)
+    quality = {}
+    for method, result in scores.items():
+        estimate = torch.tensor([float(result.values[u, d]) for u, d in sample], dtype=torch.float64)
+        quality[method] = {"spearman": spearman(estimate, effects), f"top{k}_recall": recall_at(estimate, effects, k)}
+        print(f"{method:15s} vs exact on {len(sample)} edges: Spearman {quality[method]['spearman']:.3f}, "
+              f"top-{k} recall {quality[method][f'top{k}_recall']:.2f}")
+
+    result = {"model": hm.name, "task": task.name, "pairs": len(task), "edges": graph.n_edges,
+              "seconds": {m: round(t, 2) for m, t in times.items()},
+              "seconds_for_100_pairs": {m: round(t * 100 / len(task), 1) for m, t in times.items()},
+              "agreement_with_exact": quality, "sampled_edges": len(sample),
+              "edge_patching": {"batched_edges_per_s": round(batched_rate, 3),
+                                "serial_edges_per_s": round(serial_rate, 3),
+                                "speedup": round(batched_rate / serial_rate, 2), "max_difference": agree,
+                                "edges_per_batch": args.batch_edges},
+              "threads": args.threads}
+    path = Path(__file__).resolve().parent / "results" / "circuits.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
