@@ -12,8 +12,9 @@ from interp.graph.inputs import Batch, tokenize
 from interp.graph.positions import resolve_positions
 from interp.graph.runner import HookContext, count_hooks
 from interp.graph.sites import parse_site
+from interp.graph.steps import AtSteps
 
 __all__ = [
-    "ActivationCache", "Batch", "HookContext", "HookedModel", "RunOutput",
+    "ActivationCache", "AtSteps", "Batch", "HookContext", "HookedModel", "RunOutput",
     "count_hooks", "parse_site", "resolve_positions", "tokenize",
 ]

@@ -14,10 +14,12 @@ Each is an ``nn.Module`` with a small config: ``save(folder)`` writes JSON + saf
 Per-row parameters with :class:`Slots` give every row of one forward its own edit
 (see :mod:`interp.interventions.base`).
 Sweeps over layers × positions: :func:`patch_sweep`; its first-order estimate:
-:func:`attribution_patch` (its top-k checked by :func:`verify_top_k`); steering while generating: :func:`generate`.
+:func:`attribution_patch` (its top-k checked by :func:`verify_top_k`); steering while generating: :func:`generate`
+(at chosen steps: :class:`AtSteps`).
 """
 
 from interp.graph.generation import Generation, generate
+from interp.graph.steps import AtSteps
 from interp.interventions.ablate import Ablate
 from interp.interventions.attribution import attribution_patch, spearman
 from interp.interventions.base import Intervention
@@ -34,7 +36,8 @@ from interp.interventions.sweep import SweepResult, patch_sweep, serial_patch_sw
 from interp.interventions.verify import verify_top_k
 
 __all__ = [
-    "DAS", "Ablate", "Apply", "BoundlessDAS", "Generation", "Intervention", "Patch", "ScaleHeads", "Slots", "Source",
+    "DAS", "Ablate", "Apply", "AtSteps", "BoundlessDAS", "Generation", "Intervention", "Patch", "ScaleHeads", "Slots",
+    "Source",
     "Steer", "Subspace", "SweepResult", "attribution_patch", "generate", "load", "patch_sweep", "serial_patch_sweep",
     "spearman", "verify_top_k",
 ]
