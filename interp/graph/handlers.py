@@ -52,7 +52,7 @@ def handler_table(hm, batch: Batch | None, interventions: Sequence[Any] = (), ca
     tracked = [name for name in tracked if name not in published]
     _add_tracking(hm, handlers, tracked, grads)
     store = ActivationCache()
-    store.batch = batch
+    store.batch, store.model = batch, hm
     for name in cache:
         binding = hm.binding(published.get(name, name))
         read = published_handler if name in published else cache_handler

@@ -38,6 +38,7 @@ from interp.graph import generation
 from interp.graph.adapters import Dims, Layout, build_bindings, layout_for, verify_layout, warn_no_layout
 from interp.graph.attention import pattern_attention
 from interp.graph.bindings import Binding
+from interp.graph.cache import cache_sites
 from interp.graph.checks import intervention_list, site_list, start_value
 from interp.graph.forward import call_hf, call_module, input_device, is_hf, logits_of
 from interp.graph.gradients import GradientCache
@@ -224,8 +225,8 @@ class HookedModel(TokenMethods, WeightMethods):
 
         - ``interventions``: objects with a ``site`` and ``__call__(activation, context)``
           (see :mod:`interp.interventions`); several compose in execution order.
-        - ``cache``: a list of site names to keep, each the value the model actually used (after any
-          intervention at that site); detached unless ``cache_grad=True``.
+        - ``cache``: sites to keep (``"all"``, ``"resid_post.*"``, ``"z.3:6"``: :mod:`interp.graph.cache`), each
+          the value the model used (after any intervention there); detached unless ``cache_grad=True``.
         - ``stop_at``: end the forward pass right after this site; ``logits=False`` stops after
           the last cached or intervened site. Either way ``logits`` is None. A cached site or an
           intervention after ``stop_at`` is an :class:`InputError` (the run would never reach it).
@@ -254,7 +255,7 @@ class HookedModel(TokenMethods, WeightMethods):
     def _run(self, inputs, interventions, cache, stop_at, start_at, logits, grad, cache_grad, grads, padding_side,
              keep_kv) -> RunOutput:
         interventions = intervention_list(interventions)
-        cache = site_list(cache, "cache")
+        cache = cache_sites(self, cache)  # "all", patterns, canonical names (interp.graph.cache)
         gradients = GradientCache(site_list(grads, "grads"))
         if (cache_grad or gradients.sites) and not grad:
             asked = "cache_grad=True" if cache_grad else f"grads={gradients.sites}"

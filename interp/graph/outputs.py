@@ -13,12 +13,15 @@ interp.errors.SiteError: site 'z.0' was not cached in this run; cached sites: ['
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from interp.display import run_output_html
 from interp.errors import InputError, SiteError
+from interp.graph import decomposition
+from interp.graph.cache import canonical_name
 from interp.graph.gradients import GradientCache
 from interp.graph.inputs import Batch
 
@@ -27,13 +30,42 @@ class ActivationCache(dict):
     """Site name -> activation tensor. A missing site says which sites were cached.
 
     ``batch`` is the :class:`Batch` the activations came from (so that positions in them can be
-    counted in that run's real tokens, e.g. by a patch that reads this cache as its source).
+    counted in that run's real tokens, e.g. by a patch that reads this cache as its source);
+    ``model`` the :class:`HookedModel` that ran, which lets ``cache["resid_post.-1"]`` find
+    ``resid_post.L`` and gives the decompositions of :mod:`interp.graph.decomposition`
+    (``accumulated_resid``, ``decompose_resid``, ``stack_head_results``, ``logit_attrs``).
     """
 
     batch: Batch | None = None
+    model: Any = None
+
+    def _canonical(self, key: Any) -> Any:
+        return canonical_name(self.model, key) if self.model is not None and isinstance(key, str) else key
 
     def __missing__(self, key):
+        canonical = self._canonical(key)
+        if canonical != key and dict.__contains__(self, canonical):
+            return self[canonical]
         raise SiteError(f"site {key!r} was not cached in this run; cached sites: {sorted(self)}")
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or dict.__contains__(self, self._canonical(key))
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def __getstate__(self) -> dict:  # pickles and deep copies without the model
+        return {"batch": self.batch}
+
+    def __repr__(self) -> str:
+        shapes = [f"{name}: {list(value.shape)}" if isinstance(value, Tensor) else name for name, value in self.items()]
+        shown = ", ".join(shapes[:6]) + (f", ... {len(shapes) - 6} more" if len(shapes) > 6 else "")
+        return f"ActivationCache({len(self)} sites: {shown})"
+
+    accumulated_resid = decomposition.accumulated_resid
+    decompose_resid = decomposition.decompose_resid
+    stack_head_results = decomposition.stack_head_results
+    logit_attrs = decomposition.logit_attrs
 
 
 @dataclass
