@@ -30,6 +30,7 @@ COMMAND_MODULES = [
     "interp.commands.causalgym",
     "interp.commands.circuit",
     "interp.commands.demo",
+    "interp.commands.lens",
     "interp.commands.recall",
     "interp.commands.report",
     "interp.commands.run",
