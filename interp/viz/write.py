@@ -1,4 +1,4 @@
-"""Write figures as self-contained HTML files that open offline (plotly.js inline, no CDN).
+"""Write figures as HTML files that open offline: one ``plotly.min.js`` per folder, no CDN.
 
 >>> import pandas as pd, tempfile
 >>> from interp.viz import write_figures
@@ -8,8 +8,11 @@
 ...     print([p.name for p in write_figures(table, out)])     # out/figures/*.html
 ['heatmaps.html', 'layer_curves.html', 'method_summary.html']
 
-Each file holds one copy of plotly.js (about 5 MB) and one or more figures, and appears whole
-or not at all (written to a temporary file beside it, then renamed). For any other figures
+The folder holds one copy of plotly.js, ``figures/plotly.min.js`` (about 4.6 MB, written once), and
+each page loads it by a relative ``<script src="plotly.min.js">``: a folder of figures costs one
+library, not one per file, and opens offline (copy the folder whole). :func:`html_page` alone still
+makes a standalone page with the library inline. Every file appears whole or not at all (written to a
+temporary file beside it, then renamed). For any other figures
 (e.g. :func:`interp.viz.syntaxgym_accuracy`), :func:`write_html` does the same:
 
 >>> from interp.viz import syntaxgym_accuracy
@@ -36,20 +39,42 @@ from interp.viz.summary import method_summary
 DEFAULT_METRICS = ("odds_ratio", "iia", "selectivity", "selectivity_iia")
 
 
-def html_page(figures: go.Figure | Sequence[go.Figure], title: str = "interp") -> str:
-    """One standalone HTML page with plotly.js inline once and every figure below the other."""
+#: The plotly.js file the pages of a figures folder share (next to them).
+PLOTLY_JS = "plotly.min.js"
+
+
+def html_page(figures: go.Figure | Sequence[go.Figure], title: str = "interp", *, plotlyjs: str | None = None) -> str:
+    """One HTML page with every figure below the other; plotly.js inline (standalone), or with ``plotlyjs``
+    the relative path of a local copy (``"plotly.min.js"``: the file beside the page)."""
     figures = [figures] if isinstance(figures, go.Figure) else list(figures)
     divs = "\n".join(f.to_html(full_html=False, include_plotlyjs=False, default_width="100%",
                                config={"responsive": True}) for f in figures)
+    library = (f"<script type=\"text/javascript\">{get_plotlyjs()}</script>" if plotlyjs is None else
+               f"<script type=\"text/javascript\" src=\"{html.escape(plotlyjs)}\" charset=\"utf-8\"></script>")
     return (f"<!DOCTYPE html>\n<html>\n<head><meta charset=\"utf-8\" />\n<title>{html.escape(title)}</title>\n"
             f"<script type=\"text/javascript\">window.PlotlyConfig = {{MathJaxConfig: 'local'}};</script>\n"
-            f"<script type=\"text/javascript\">{get_plotlyjs()}</script>\n</head>\n<body>\n{divs}\n</body>\n</html>\n")
+            f"{library}\n</head>\n<body>\n{divs}\n</body>\n</html>\n")
+
+
+def write_plotlyjs(folder: str | Path) -> Path:
+    """``folder/plotly.min.js`` (the installed plotly's), written when missing or from another version."""
+    path = Path(folder) / PLOTLY_JS
+    library = get_plotlyjs()
+    try:
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        current = None
+    return path if current == library else atomic_write_text(path, library)
 
 
 def write_html(figures: Mapping[str, go.Figure | Sequence[go.Figure]], out_dir: str | Path) -> list[Path]:
-    """Write ``out_dir/figures/<name>.html`` for each entry, atomically; returns the paths."""
+    """Write ``out_dir/figures/<name>.html`` for each entry, atomically, sharing ``figures/plotly.min.js``
+    (written once); returns the pages' paths."""
     folder = Path(out_dir) / "figures"
-    return [atomic_write_text(folder / f"{name}.html", html_page(figs, title=name)) for name, figs in figures.items()]
+    if figures:
+        write_plotlyjs(folder)
+    return [atomic_write_text(folder / f"{name}.html", html_page(figs, title=name, plotlyjs=PLOTLY_JS))
+            for name, figs in figures.items()]
 
 
 def _present(table: pd.DataFrame, metric: str) -> bool:

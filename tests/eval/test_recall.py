@@ -173,7 +173,8 @@ def test_recall_command_writes_the_output_folder(tiny_llama_dir, tmp_path, capsy
     assert "known facts" in printed and "in_context" in printed
     assert {"results.csv", "summary.csv", "attribution.csv", "known.csv", "meta.json", "figures",
             ".interp-owner.json"} == {p.name for p in out.iterdir()}
-    assert sorted(p.name for p in (out / "figures").iterdir()) == ["head_attribution.html", "head_scaling.html"]
+    assert sorted(p.name for p in (out / "figures").iterdir()) == ["head_attribution.html", "head_scaling.html",
+                                                                  "plotly.min.js"]
     summary, results = pd.read_csv(out / "summary.csv"), pd.read_csv(out / "results.csv")
     assert len(results) == 3 * 2 * 3  # two heads and both together, two factors, three held-out facts
     assert set(summary.metric) == {"in_context", "memorised", "other", "prefers_in_context", "logit_diff"}

@@ -45,7 +45,7 @@ def test_report_of_a_causalgym_folder_reproduces_its_tables_byte_for_byte(causal
     printed = capsys.readouterr().out
     assert "selectivity" in printed and "vanilla" in printed and "rebuilt (causalgym)" in printed
     figures = {p.name for p in (causal_folder / "figures").iterdir()}
-    assert figures == {"heatmaps.html", "layer_curves.html", "method_summary.html"}
+    assert figures == {"heatmaps.html", "layer_curves.html", "method_summary.html", "plotly.min.js"}
 
 
 def test_report_of_an_interrupted_causalgym_run_summarises_the_units_done(causal_folder, tmp_path):

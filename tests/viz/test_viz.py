@@ -163,13 +163,15 @@ def test_write_figures_offline_html_atomic(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert [p.name for p in paths] == ["heatmaps.html", "layer_curves.html", "method_summary.html"]
-    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted(p.name for p in paths)  # no temp files
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == sorted([p.name for p in paths]
+                                                                            + ["plotly.min.js"])  # no temp files
+    assert "plotly.js v" in (tmp_path / "figures" / "plotly.min.js").read_text(encoding="utf-8")  # shared, local
     for path in paths:
         assert path.parent == tmp_path / "figures"
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask   # not the temporary file's 0600
         text = path.read_text(encoding="utf-8")
-        assert "plotly.js v" in text and 'class="plotly-graph-div"' in text   # the library is inline
-        assert "<script src=" not in text and 'src="https://cdn.plot.ly' not in text
+        assert 'src="plotly.min.js"' in text and 'class="plotly-graph-div"' in text   # the folder's library
+        assert 'src="https://cdn.plot.ly' not in text and "plotly.js v" not in text
     heatmaps = paths[0].read_text(encoding="utf-8")
     assert heatmaps.count('class="plotly-graph-div"') == len(SPANS) * len(METHODS)
     curves = paths[1].read_text(encoding="utf-8")
@@ -182,7 +184,7 @@ def test_write_html_any_figures(tmp_path):
     assert paths[1].read_text(encoding="utf-8").count('class="plotly-graph-div"') == 2
     again = write_html({"one": [go.Figure(), go.Figure()]}, tmp_path)   # overwrite in place, nothing left over
     assert again == paths[:1] and again[0].read_text(encoding="utf-8").count('class="plotly-graph-div"') == 2
-    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["one.html", "two.html"]
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["one.html", "plotly.min.js", "two.html"]
 
 
 def test_errors_name_the_problem():
