@@ -8,7 +8,8 @@ and report per coefficient how often the target behaviour appears and what it co
 Writes ``results.csv`` (one row per layer x coefficient x prompt x metric), ``summary.csv`` (per layer x
 coefficient x metric: mean, 95 % interval, n; also printed), ``generations.csv`` (every continuation and
 its token ids), ``figures/steering_curves.html``, ``vectors/layer_L/`` (the steering vector as a ``Steer``
-of coefficient 1, loadable with ``interp.interventions.load``) and ``meta.json``.
+of coefficient 1, loadable with ``interp.interventions.load``) and ``meta.json``. Each finished batch of
+generations is kept in ``units/``: rerunning the same command into the same folder resumes.
 """
 
 from __future__ import annotations
@@ -58,7 +59,15 @@ def add_parser(subparsers) -> None:
     add_model_arguments(parser)
     # "--coefficients -2,0,2" reads as a value, as Python 3.13's argparse does (older ones see an option)
     parser._negative_number_matcher = re.compile(r"-\.?\d")
-    parser.set_defaults(func=run, interrupted=lambda args: f"nothing new was written to {args.out}")
+    parser.set_defaults(func=run, interrupted=interrupted)
+
+
+def interrupted(args: argparse.Namespace) -> str:
+    """The Ctrl-C line: how many finished batches the folder keeps, and how to resume."""
+    units = Path(args.out) / "units"
+    n = len([p for p in units.glob("*.json") if p.name != "config.json"]) if units.is_dir() else 0
+    return (f"{n} finished batch{'' if n == 1 else 'es'} of generations kept in {args.out}; rerun the same command "
+            "to resume")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     result = steering_sweep(
         hm, contrast, layers=layers, coefficients=coefficients, prompts=prompts, max_new_tokens=args.max_new_tokens,
         site=args.site, read=args.read, where=args.where, sample=args.sample, samples=args.samples,
-        temperature=args.temperature, seed=args.seed, batch_size=args.batch_size,
+        temperature=args.temperature, seed=args.seed, batch_size=args.batch_size, out=args.out, progress=True,
     )
     meta = run_metadata(hm, seed=args.seed, command=list(sys.argv), evaluator="steering", contrast=contrast.source,
                         layers=layers, coefficients=coefficients, site=args.site, read=args.read, where=args.where,

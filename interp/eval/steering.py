@@ -58,9 +58,11 @@ from interp.eval.steering_config import (
     SteeringConfig,
     check_prompts,
 )
+from interp.eval.steering_units import SteeringUnits
 from interp.graph.inputs import Batch
 from interp.interventions.steer import Steer
 from interp.io import write_run
+from interp.progress import progress_bar
 from interp.stats import Z_95, wilson_interval
 from interp.suites.steering import ContrastSet, load_contrast
 from interp.viz.steering import steering_curves
@@ -289,7 +291,8 @@ BINARY_METRICS = ("target", "opposite")
 
 
 def steering_sweep(hm, contrast: ContrastSet | str | Path | Mapping[str, Any] = "builtin:sentiment",
-                   config: SteeringConfig | None = None, **settings: Any) -> SteeringResult:
+                   config: SteeringConfig | None = None, *, out: str | Path | None = None, progress: bool = False,
+                   **settings: Any) -> SteeringResult:
     """Steer ``prompts`` (default: the contrast set's) along ``contrast`` at each of ``layers`` with each of
     ``coefficients`` (units: the site's mean activation norm) and score every continuation.
 
@@ -297,7 +300,9 @@ def steering_sweep(hm, contrast: ContrastSet | str | Path | Mapping[str, Any] = 
     defaults) with any of its fields given as keywords instead or on top (``layers=[9]``,
     ``coefficients=[...]``, ``max_new_tokens``, ``sample``, ...). Everything is checked before the
     first forward pass: the settings, the contrast set, layers (``{site}.{layer}`` must exist),
-    prompts and the behaviour scorer.
+    prompts and the behaviour scorer. With ``out``, each finished chunk of generations is kept in
+    ``out/units/`` and a rerun skips it (:mod:`~interp.eval.steering_units`); ``progress`` shows a bar
+    on a terminal.
     """
     config = replace(config if config is not None else SteeringConfig(), **settings).validate()
     layers, coefficients, site, samples = config.layers, config.coefficients, config.site, config.samples
@@ -316,9 +321,19 @@ def steering_sweep(hm, contrast: ContrastSet | str | Path | Mapping[str, Any] = 
     generation_kwargs = {"do_sample": True, "temperature": config.temperature, "top_k": 0} if sample else {}
 
     records, texts, vectors = [], [], {}
+    units = SteeringUnits.of_sweep(out, hm, contrast, config)
+    starts = range(0, len(rows), batch_size)
+    bar = progress_bar(total=len(sites) * len(starts), progress=progress, desc="steering", unit="batch")
     for layer, name in sites.items():
         vectors[layer] = steering_vector(hm, contrast, name, read=config.read)
-        for start in range(0, len(rows), batch_size):
+        for start in starts:
+            bar.update()
+            kept = units.get(layer, start)
+            if kept is not None:
+                records += kept[0]
+                texts += kept[1]
+                continue
+            chunk_records, chunk_texts = [], []
             chunk = rows[start:start + batch_size]
             batch = _rows(prompt_batch, [p for _, p, _ in chunk])
             if sample:
@@ -336,9 +351,13 @@ def steering_sweep(hm, contrast: ContrastSet | str | Path | Mapping[str, Any] = 
                 unit_key = {"layer": layer, "coefficient": coefficients[c], "prompt": p, "sample": s}
                 metrics = {**score(gen.texts[i]), "nll": float(nll[i]), "perplexity": math.exp(float(nll[i])),
                            "distinct_2": distinct_n(content, 2), "n_tokens": float(len(tokens))}
-                records += [{**unit_key, "metric": m, "value": v} for m, v in metrics.items()]
-                texts.append({**unit_key, "prompt_text": prompts[p], "text": gen.texts[i],
-                              "tokens": " ".join(map(str, tokens))})
+                chunk_records += [{**unit_key, "metric": m, "value": v} for m, v in metrics.items()]
+                chunk_texts.append({**unit_key, "prompt_text": prompts[p], "text": gen.texts[i],
+                                    "tokens": " ".join(map(str, tokens))})
+            units.put(layer, start, chunk_records, chunk_texts)
+            records += chunk_records
+            texts += chunk_texts
+    bar.close()
 
     head = {"model": hm.name, "contrast": contrast.name, "site": site}
     results = pd.DataFrame([{**head, **r} for r in records])
