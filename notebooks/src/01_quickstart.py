@@ -42,7 +42,7 @@ hm
 hm.sites()[:14]
 
 # %% [markdown]
-# Per layer `L` there are `resid_pre.L` → attention (`q`, `k`, `v`, `z`, `pattern`, `attn_out`) →
+# Per layer `L` there are `resid_pre.L` → attention (`q`, `k`, `v`, `z`, `head_out`, `pattern`, `attn_out`) →
 # `resid_mid.L` → MLP (`mlp_post`, `mlp_out`) → `resid_post.L`. The residual stream adds up:
 # `resid_mid = resid_pre + attn_out` and `resid_post = resid_mid + mlp_out`. Any module path is a
 # site too (`"model.layers.3.mlp:output"`), for models that have no adapter.
@@ -76,11 +76,7 @@ out.cache["z.12"].shape, out.last_logits.shape  # last_logits: the logits at eac
 # at the last token: positive means the model prefers *are*, negative *is*.
 
 # %%
-def token_id(text: str) -> int:
-    return hm.tokenizer(text, add_special_tokens=False)["input_ids"][0]
-
-
-ARE, IS = token_id(" are"), token_id(" is")
+ARE, IS = hm.to_single_token(" are"), hm.to_single_token(" is")  # an error names the pieces if not one token
 
 
 def preference(last_logits):
@@ -98,8 +94,7 @@ pd.DataFrame({"sentence": [base, source], "preference (are − is)": preference(
 # keep the number of the subject? Let us look at the tokens first: **positions** count tokens.
 
 # %%
-batch = hm.tokenize([base, source])
-tokens = [[hm.tokenizer.decode(token) for token in row] for row in batch.input_ids]
+tokens = hm.to_str_tokens(hm.tokenize([base, source]))  # as hm.run tokenises them; padding shows as '<pad>'
 pd.DataFrame({"base": tokens[0], "source": tokens[1]}).rename_axis("position")
 
 # %% [markdown]
