@@ -34,6 +34,7 @@ COMMAND_MODULES = [
     "interp.commands.recall",
     "interp.commands.report",
     "interp.commands.run",
+    "interp.commands.sae",
     "interp.commands.sites",
     "interp.commands.steer",
     "interp.commands.suites",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -54,17 +55,19 @@ def training_flops(spec: SAESpec, d_in: int, config: TrainConfig) -> float:
 
 def compare_groups(train: Activations, test: Activations, sites: Sequence[str], spec: SAESpec,
                    config: TrainConfig, *, n_groups: int | None = None, threshold: float | None = None,
-                   progress: bool | None = None) -> GroupComparison:
+                   progress: bool | None = None, out: str | Path | None = None) -> GroupComparison:
     """Group ``sites`` (see :mod:`interp.sae.groups`), train one SAE per group and one per layer (``spec``
-    with its site replaced), and compare them on ``test``."""
+    with its site replaced), and compare them on ``test``. ``out``: train with checkpoints in
+    ``out/per_layer`` and ``out/groups`` (SAEs saved there; a rerun resumes, finished trainings are kept)."""
     sites = list(sites)
     distances = angular_distances(train, sites)
     index_groups = layer_groups(distances, n_groups=n_groups, threshold=threshold)
     groups = [[sites[i] for i in group] for group in index_groups]
     d_in = train[sites[0]].shape[-1]
-    per_layer = train_saes(train, [spec.with_site(s) for s in sites], config, progress=progress)
+    folders = (None, None) if out is None else (Path(out) / "per_layer", Path(out) / "groups")
+    per_layer = train_saes(train, [spec.with_site(s) for s in sites], config, progress=progress, out=folders[0])
     grouped = train_saes(train, [spec.with_site(g[0] if len(g) == 1 else tuple(g)) for g in groups], config,
-                         progress=progress)
+                         progress=progress, out=folders[1])
     rows = []
     for g, group in enumerate(groups):
         for site in group:
