@@ -10,6 +10,7 @@ import interp
 from interp.errors import InputError
 from interp.sae import SAE
 from interp.sae.activations import Activations, collect
+from interp.sae.kinds import topk_activate
 from interp.sae.stack import SAEStack
 from interp.sae.train import train_saes
 from interp.sae.train_config import SAESpec, TrainConfig
@@ -118,3 +119,21 @@ def test_tiny_model_training_run_reduces_fvu():
     x = store["resid_post.1"]
     fvu = ((result.saes[0](x) - x).pow(2).sum() / (x - x.mean(0)).pow(2).sum()).item()
     assert fvu < 0.3, fvu
+
+
+def test_sparse_topk_step_equals_the_dense_computation():
+    """The TopK trainer differentiates only the k chosen features; loss and gradients are the dense ones."""
+    torch.manual_seed(0)
+    specs = [SAESpec("resid_post.0", 64, "topk", k=5, aux_k=0), SAESpec("resid_post.1", 64, "topk", k=5, aux_k=0)]
+    stack = SAEStack(specs, 16, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        stack.b_enc.normal_()
+        stack.b_dec.normal_()
+    x = torch.randn(2, 40, 16)
+    sparse = stack.losses(x, sparsity_factor=1.0, dead=torch.zeros(2, 64, dtype=torch.bool))["loss"].sum()
+    grads = torch.autograd.grad(sparse, list(stack.parameters()))
+    recon = torch.baddbmm(stack.b_dec[:, None], topk_activate(stack.encode_pre(x), 5), stack.W_dec)
+    dense = (x - recon).pow(2).sum(-1).mean(-1).sum()
+    torch.testing.assert_close(sparse, dense)
+    for mine, reference in zip(grads, torch.autograd.grad(dense, list(stack.parameters()))):
+        torch.testing.assert_close(mine, reference, rtol=1e-4, atol=1e-5)
