@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     hm = load_model(args)
     claim.take()
     result = recall(hm, suite, heads, factors, n_facts=args.n_facts, seed=args.seed, together=not args.separately,
-                    max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, only_known=not args.all_facts)
+                    max_new_tokens=args.max_new_tokens, batch_size=args.batch_size, only_known=not args.all_facts,
+                    progress=True)
     meta = run_metadata(hm, seed=args.seed, command=list(sys.argv), evaluator="recall", suite=suite.source,
                         heads=[list(h) for h in result.scaling.heads], factors=factors, dtype=args.dtype,
                         device=args.device, n_known=int(result.known.known.sum()), n_facts=len(result.known),

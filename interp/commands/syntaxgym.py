@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     hm = load_model(args)
     claim.take()
     bos = None if args.bos.lower() == "none" else args.bos
-    result = syntaxgym(hm, suites, bos=bos, batch_size=args.batch_size)
+    result = syntaxgym(hm, suites, bos=bos, batch_size=args.batch_size, progress=True)
     meta = run_metadata(hm, command=list(sys.argv), evaluator="syntaxgym", suites=[s.source for s in suites],
                         bos=args.bos, dtype=args.dtype, device=args.device)
     result.write(args.out, meta)

@@ -50,6 +50,7 @@ from interp.eval.head_attribution import HeadAttribution, head_attribution
 from interp.graph.generation import generate
 from interp.interventions.scale_heads import ScaleHeads
 from interp.io import write_run
+from interp.progress import progress_bar
 from interp.stats import wilson_interval
 from interp.suites import recall as recall_suites
 from interp.suites.recall import ANSWERS, RecallItem, RecallSuite, split
@@ -108,13 +109,15 @@ def head_label(heads: Sequence[Head]) -> str:
 
 def recall_scaling(hm, suite: RecallSuite, items: Sequence[RecallItem], heads: str | Sequence[Head] = "top:3",
                    factors: Sequence[float] = DEFAULT_FACTORS, *, attribution: HeadAttribution | None = None,
-                   together: bool = False, max_new_tokens: int = 6, batch_size: int = 96) -> RecallScaling:
+                   together: bool = False, max_new_tokens: int = 6, batch_size: int = 96,
+                   progress: bool = False) -> RecallScaling:
     """Rates of in-context / memorised / other answers per head (alone) and factor.
 
     ``heads``: ``[(layer, head), ...]``, or ``"top:K"`` / ``"memory:K"`` (the K heads pushing hardest
     toward the memorised answer) or ``"context:K"`` (toward the in-context one), chosen from
     ``attribution`` (computed on ``items`` when not given — pass one from training items to keep
     ``items`` held out). ``together=True`` adds the condition "all chosen heads scaled at once".
+    ``progress``: a bar over the conditions, on a terminal only.
     """
     items = _check_items(items)
     factors = _check_factors(factors)
@@ -123,7 +126,8 @@ def recall_scaling(hm, suite: RecallSuite, items: Sequence[RecallItem], heads: s
     chosen = resolve_heads(hm, heads, attribution if attribution is not None else None, items)
     conditions = [[head] for head in chosen] + ([chosen] if together and len(chosen) > 1 else [])
     rows, baseline = [], None
-    for group in conditions:
+    for group in progress_bar(iterable=conditions, total=len(conditions), progress=progress, desc="head scaling",
+                              unit="condition"):
         to_run = [f for f in factors if f != 1.0 or baseline is None]
         answers = _answers(hm, suite, items, group, to_run, max_new_tokens, batch_size)
         baseline = answers.get(1.0, baseline)
@@ -278,12 +282,13 @@ class RecallResult:
 def recall(hm, suite: str | RecallSuite = "builtin:capitals", heads: str | Sequence[Head] = "top:3",
            factors: Sequence[float] = DEFAULT_FACTORS, *, n_facts: int | None = None, seed: int = 0,
            held_out: float = 0.5, together: bool = True, max_new_tokens: int = 6, batch_size: int = 96,
-           only_known: bool = True) -> RecallResult:
+           only_known: bool = True, progress: bool = False) -> RecallResult:
     """The whole protocol: keep the facts the model knows, split them by ``seed``, attribute on the
     train part, scale the chosen heads on the held-out part.
 
     ``n_facts`` caps the number of known facts used (after the filter, before the split);
     ``only_known=False`` skips the filter (every fact is used; ``known`` still says which are known).
+    ``progress``: a bar over the head-scaling conditions, on a terminal only.
     """
     suite = recall_suites.load(suite) if isinstance(suite, str) else suite
     factors = _check_factors(factors)
@@ -300,5 +305,5 @@ def recall(hm, suite: str | RecallSuite = "builtin:capitals", heads: str | Seque
     train, test = split(known, seed=seed, held_out=held_out)
     attribution = recall_attribution(hm, train, batch_size=min(batch_size, 16))
     scaling = recall_scaling(hm, suite, test, heads, factors, attribution=attribution, together=together,
-                             max_new_tokens=max_new_tokens, batch_size=batch_size)
+                             max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress)
     return RecallResult(table, attribution, scaling, train, test)

@@ -34,6 +34,7 @@ from interp.display import syntaxgym_html
 from interp.eval.finite import check_finite
 from interp.graph.inputs import Batch
 from interp.io import write_run
+from interp.progress import progress_bar
 from interp.suites.alignment import Bos, SpanEncoding, context_ids, encode_spans
 from interp.suites.syntaxgym import Suite, check_distinct, load_all
 
@@ -84,12 +85,16 @@ def combine(values: list[float], metric: str) -> float:
     raise ValueError(f"unknown metric {metric!r}")
 
 
-def token_surprisals(hm, encodings: list[SpanEncoding], batch_size: int = 32) -> list[list[float]]:
-    """Surprisal in bits of every token of each encoding given the ones before it (NaN for the first)."""
+def token_surprisals(hm, encodings: list[SpanEncoding], batch_size: int = 32,
+                     progress: bool = False) -> list[list[float]]:
+    """Surprisal in bits of every token of each encoding given the ones before it (NaN for the first);
+    ``progress``: a bar over the sentences, on a terminal only."""
     out: list[list[float]] = []
     pad = 0 if hm.tokenizer is None or hm.tokenizer.pad_token_id is None else hm.tokenizer.pad_token_id
+    bar = progress_bar(total=len(encodings), progress=progress, desc="syntaxgym", unit="sentence")
     for start in range(0, len(encodings), batch_size):
         chunk = encodings[start:start + batch_size]
+        bar.update(len(chunk))
         width = max(len(e.ids) for e in chunk)
         ids = torch.full((len(chunk), width), pad, dtype=torch.long)
         mask = torch.zeros((len(chunk), width), dtype=torch.long)
@@ -101,6 +106,7 @@ def token_surprisals(hm, encodings: list[SpanEncoding], batch_size: int = 32) ->
         bits = (-log_probs / LN2).cpu().double()
         for row, encoding in enumerate(chunk):
             out.append([math.nan] + bits[row, : len(encoding.ids) - 1].tolist())
+    bar.close()
     return out
 
 
@@ -123,8 +129,10 @@ def _suites(suite: Suite | str | Path | Iterable) -> list[Suite]:
     return [s for entry in suite for s in _suites(entry)]
 
 
-def syntaxgym(hm, suite: Suite | str | Path | Iterable, *, bos: Bos = "auto", batch_size: int = 32) -> SyntaxGymResult:
-    """Evaluate one suite, a path (file, folder, ``builtin:NAME``) or several, on a HookedModel."""
+def syntaxgym(hm, suite: Suite | str | Path | Iterable, *, bos: Bos = "auto", batch_size: int = 32,
+              progress: bool = False) -> SyntaxGymResult:
+    """Evaluate one suite, a path (file, folder, ``builtin:NAME``) or several, on a HookedModel
+    (``progress``: a bar on a terminal)."""
     suites = check_distinct(_suites(suite))
     model = getattr(hm, "name", type(hm).__name__)
     keys, encodings = [], []
@@ -134,7 +142,7 @@ def syntaxgym(hm, suite: Suite | str | Path | Iterable, *, bos: Bos = "auto", ba
             for cond in item.conditions.values():
                 keys.append((s, item, cond))
                 encodings.append(encode_spans(hm.tokenizer, cond.spans(), bos))
-    surprisals = token_surprisals(hm, encodings, batch_size)
+    surprisals = token_surprisals(hm, encodings, batch_size, progress)
 
     region_rows: list[dict] = []
     values: dict[tuple[int, Any, str], dict[int, float]] = {}

@@ -65,6 +65,7 @@ from interp.graph.resume import resume_rows, resume_support, warn_slow_path
 from interp.interventions.base import HEAD_KINDS, site_shape
 from interp.interventions.patch import Patch
 from interp.interventions.positions import Slots
+from interp.progress import progress_bar
 
 Metric = Callable[[Tensor], Tensor]  # last logits [..., vocab] -> [...] (or [..., m])
 
@@ -223,23 +224,25 @@ def patch_sweep(
     hm, base: Sequence[str] | Batch, source: Sequence[str] | Batch, *, kind: str = "resid_pre",
     layers: Sequence[int] | None = None, positions: Sequence[int] | None = None,
     source_positions: Sequence[int] | None = None, per_head: bool | Sequence[int] = False,
-    metric: Metric | None = None, max_rows: int = 64,
+    metric: Metric | None = None, max_rows: int = 64, progress: bool = False,
 ) -> SweepResult:
-    """Patch ``kind.L`` at each (layer, position (, head)) from source into base, batched; see the module doc."""
+    """Patch ``kind.L`` at each (layer, position (, head)) from source into base, batched; see the module doc.
+    ``progress``: a bar over the batched forwards, on a terminal only."""
     plan = _plan(hm, base, source, kind, layers, positions, source_positions, per_head)
     n, n_heads = plan.base.size, len(plan.heads or [None])
     grid = torch.meshgrid(*(torch.arange(s) for s in (len(plan.layers), len(plan.positions), n_heads, n)),
                           indexing="ij")
     layer_i, j, head_i, ex = (axis.flatten() for axis in grid)
     rows = _Cells.of_cells(plan, layer_i, j, None if plan.heads is None else head_i, ex)
-    out, clean, path = _exact_values(hm, plan, rows, metric or (lambda logits: logits), max_rows)
+    out, clean, path = _exact_values(hm, plan, rows, metric or (lambda logits: logits), max_rows, progress)
     shape = (len(plan.layers), len(plan.positions), *([n_heads] if plan.heads is not None else []), n)
     patched = torch.stack(out).reshape(*shape, *out[0].shape)
     return SweepResult(patched - clean, kind, plan.layers, plan.positions, clean, plan.heads, plan.source_positions,
                        path, patched=patched)
 
 
-def _exact_values(hm, plan: _Plan, rows: _Cells, metric: Metric, max_rows: int) -> tuple[list[Tensor], Tensor, str]:
+def _exact_values(hm, plan: _Plan, rows: _Cells, metric: Metric, max_rows: int,
+                  progress: bool = False) -> tuple[list[Tensor], Tensor, str]:
     """``metric`` of the last logits of every patched row, of the clean base run, and the path that ran
     (``"kv-resume"``, or ``"full-sequence"`` with a :class:`SlowPathWarning` when the model cannot resume)."""
     kind = plan.kind
@@ -263,7 +266,8 @@ def _exact_values(hm, plan: _Plan, rows: _Cells, metric: Metric, max_rows: int) 
     clean = metric(clean_run.last_logits)
     # a row whose source value equals the base's, bit for bit (a shared prefix), is a no-op patch
     out = [clean[ex] for ex in rows.ex.tolist()]
-    for start, chosen in forwards:
+    for start, chosen in progress_bar(iterable=forwards, total=len(forwards), progress=progress, desc="patch sweep",
+                                      unit="forward"):
         part = rows.take(chosen)
         first = int(part.layer.min())
         patches = []

@@ -52,5 +52,5 @@ def test_top_level_help_names_every_command_and_the_first_one(capsys):
         main(["--help"])
     text = capsys.readouterr().out
     assert "Start with ``interp demo``" in text and "--version" in text
-    for name, parser in subparsers(build_parser()).items():
+    for name in subparsers(build_parser()):
         assert re.search(rf"^\s+{name}\b", text, re.MULTILINE), name
