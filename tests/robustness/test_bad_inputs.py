@@ -622,6 +622,30 @@ CASES: list[Case] = [
          r"interp report: error: argument --n-boot: must be a positive integer, not '0'"),
     Case("cli", "sites --kind that is no site kind", lambda c: cli("sites", "--kind", "zz"), CliError,
          r"interp sites: error: argument --kind: invalid choice: 'zz' \(choose from 'embed', 'resid_pre'"),
+    Case("cli", "sae train --k 0", lambda c: cli(
+        "sae", "train", "--model", str(c.tmp / "no-model"), "--k", "0", "--out", str(c.out)), CliError,
+        r"interp sae train: error: argument --k: must be a positive integer, not '0'"),
+    Case("cli", "sae train --d-sae not a number", lambda c: cli(
+        "sae", "train", "--model", str(c.tmp / "no-model"), "--d-sae", "64,x", "--out", str(c.out)), CliError,
+        r"interp sae train: error: --d-sae must be positive integers separated by commas, not '64,x'"),
+    Case("cli", "sae train --kind unknown", lambda c: cli(
+        "sae", "train", "--model", str(c.tmp / "no-model"), "--kind", "gated", "--out", str(c.out)), CliError,
+        r"argument --kind: invalid choice: 'gated'"),
+    Case("cli", "sae train --k larger than --d-sae", lambda c: cli(
+        "sae", "train", "--model", str(c.tmp / "no-model"), "--d-sae", "16", "--k", "32", "--out", str(c.out)),
+        CliError, r"a topk SAE needs k between 1 and d_sae=16; got k=32"),
+    Case("cli", "sae train --corpus that is not a folder", lambda c: cli(
+        "sae", "train", "--model", str(c.tmp / "no-model"), "--corpus", str(c.tmp / "none"), "--out", str(c.out)),
+        CliError, r"--corpus .*none: not a folder"),
+    Case("cli", "sae groups with both --n-groups and --threshold", lambda c: cli(
+        "sae", "groups", "--model", str(c.tmp / "no-model"), "--n-groups", "2", "--threshold", "0.1",
+        "--out", str(c.out)), CliError, r"interp sae groups: error: give one of --n-groups and --threshold"),
+    Case("cli", "sae eval --sae folder without SAEs", lambda c: cli(
+        "sae", "eval", "--model", str(c.tmp / "no-model"), "--sae", str(c.tmp), "--out", str(c.out)), CliError,
+        r"interp sae eval: error: --sae .*: no saved SAE there"),
+    Case("cli", "sae features --features not indices", lambda c: cli(
+        "sae", "features", "--model", str(c.tmp / "no-model"), "--sae", str(c.tmp), "--features", "3,x",
+        "--out", str(c.out)), CliError, r"argument --features: must be feature indices N,M,\.\.\. \(e.g. 3,17\)"),
 ]
 
 
