@@ -19,7 +19,8 @@ from interp.experiments.report import rebuild
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser("report", help="rebuild summary tables and figures of an output folder")
-    parser.add_argument("folder", metavar="DIR", help="output folder of interp causalgym, syntaxgym or run")
+    parser.add_argument("folder", metavar="DIR",
+                        help="output folder of interp causalgym, syntaxgym, run, steer or recall")
     parser.add_argument("--no-figures", dest="figures", action="store_false")
     parser.add_argument("--n-boot", type=positive_int, default=None,
                         help="bootstrap resamples (default: as the run recorded)")
@@ -32,6 +33,11 @@ def run(args: argparse.Namespace) -> int:
         print_experiment_summary(report.summary)
     elif report.kind == "causalgym":
         print_summary(report.summary)
+    elif report.kind in ("steering", "recall"):
+        keys = ["layer", "coefficient"] if report.kind == "steering" else ["heads", "factor"]
+        wide = report.summary.pivot_table(index=keys, columns="metric", values="value", sort=False).reset_index()
+        wide.columns.name = None
+        print(wide.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     else:
         table = report.summary[["suite", "prediction", "value", "n", "formula"]].rename(columns={"value": "accuracy"})
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))

@@ -28,13 +28,14 @@ from interp.errors import InputError
 from interp.eval.aggregate import summarize
 from interp.eval.causal_efficacy import results_table
 from interp.eval.units import UnitLog
+from interp.experiments.report_evaluators import evaluator_figures, is_steering_units, recall_tables, steering_tables
 from interp.experiments.runner import combine_runs, experiment_figures, read_run_record, read_table, run_folder
 from interp.experiments.spec import Experiment
 from interp.io import write_table
 from interp.methods import METHODS
 from interp.viz import syntaxgym_accuracy, write_figures, write_html, write_task_figures
 
-KINDS = ("causalgym", "syntaxgym", "experiment")
+KINDS = ("causalgym", "syntaxgym", "steering", "recall", "experiment")
 
 
 @dataclass
@@ -67,11 +68,11 @@ def folder_kind(folder: str | Path) -> str:
     if meta.get("evaluator") in KINDS:
         return meta["evaluator"]
     if (folder / "units" / "config.json").is_file():
-        return "causalgym"
+        return "steering" if is_steering_units(_read_json(folder / "units" / "config.json")) else "causalgym"
     if (folder / "predictions.csv").is_file():
         return "syntaxgym"
-    raise InputError(f"{folder}: not an output folder of interp causalgym, syntaxgym or run (no meta.json, "
-                     "units/ or experiment.toml)")
+    raise InputError(f"{folder}: not an output folder of interp causalgym, syntaxgym or run, nor of steer or "
+                     "recall (no meta.json, units/ or experiment.toml)")
 
 
 # ------------------------------------------------------------------------------ CausalGym
@@ -137,6 +138,8 @@ def syntaxgym_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _figures(kind: str, results: pd.DataFrame, summary: pd.DataFrame, folder: Path) -> list[Path]:
     if kind == "causalgym":
         return write_figures(results, folder, summary=summary) + write_task_figures(summary, folder)
+    if kind in ("steering", "recall"):
+        return evaluator_figures(kind, summary, folder)
     return write_html({"syntaxgym_accuracy": syntaxgym_accuracy(summary)}, folder)
 
 
@@ -152,6 +155,16 @@ def rebuild(folder: str | Path, *, figures: bool = True, n_boot: int | None = No
         paths = [write_table(folder / "results.csv", results)]
         if not finished:
             notes.append(f"{folder}: the run has not finished (no meta.json); the tables hold the units done so far")
+    elif kind == "steering":
+        config_path = folder / "units" / "config.json"
+        results, summary, finished = steering_tables(folder, _read_json(config_path) if config_path.is_file() else {})
+        paths = []
+        if not finished:
+            notes.append(f"{folder}: the sweep has not finished (no results.csv); the tables hold the batches done "
+                         "so far")
+    elif kind == "recall":
+        results, summary = recall_tables(folder)
+        paths = []
     else:
         results, summary = syntaxgym_tables(folder)
         paths = []
