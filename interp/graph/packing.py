@@ -80,6 +80,18 @@ def base_state(hm, batch: Batch, layer: int, prefix: int | None = None) -> BaseS
     return BaseState(batch, layer, store[site], keys, values)
 
 
+def base_states(hm, batch: Batch, layers: list[int], prefix: int | None = None) -> dict[int, BaseState]:
+    """:func:`base_state` for several layers from one plain base run: every ``resid_pre.L`` cached in
+    one forward, the keys/values (the same for every layer) computed once and shared."""
+    layers = sorted(set(int(layer) for layer in layers))
+    width = batch.width if prefix is None else max(1, min(int(prefix), batch.width))
+    sites = [f"resid_pre.{layer}" for layer in layers]
+    resid = hm.run(batch, cache=sites, logits=False).cache
+    keys, values = _keys_values(hm, Batch(batch.input_ids[:, :width], batch.attention_mask[:, :width])
+                                if not batch.left_padded else batch)
+    return {layer: BaseState(batch, layer, resid[site], keys, values) for layer, site in zip(layers, sites)}
+
+
 def _keys_values(hm, batch: Batch) -> tuple[list[Tensor], list[Tensor]]:
     """Every layer's keys and values ``[n, kv_heads, T, d_head]`` of a plain run (the decoder only, no
     unembedding), under the model's lock: no other thread's hooks or edits take part."""
@@ -173,4 +185,4 @@ def packed_last_logits(hm, state: BaseState, packing: Packing, interventions: li
     return logits[0]
 
 
-__all__ = ["BaseState", "Packing", "base_state", "packed_last_logits", "token_chunks"]
+__all__ = ["BaseState", "Packing", "base_state", "base_states", "packed_last_logits", "token_chunks"]

@@ -22,7 +22,7 @@ CausalGym's methods, one file each: ``das`` (trained rotation, :func:`train_das`
 A direction becomes a reusable intervention: ``Subspace(site, direction, source=..., positions=...)``.
 """
 
-from interp.methods.das import DASResult, train_das, train_das_reference
+from interp.methods.das import DASResult, train_das, train_das_reference, train_das_sides
 from interp.methods.das_config import DASConfig
 from interp.methods.directions import DIRECTION_METHODS, METHODS, find_direction, stack_sides
 from interp.methods.kmeans import kmeans_direction
@@ -39,5 +39,5 @@ __all__ = [
     "DASConfig", "DASResult", "DIRECTION_METHODS", "METHODS", "PairData", "Scores", "activations", "as_basis",
     "base_logprobs",
     "find_direction", "kmeans_direction", "lda_direction", "mean_direction", "pca_direction", "probe_direction",
-    "random_direction", "score", "stack_sides", "train_das", "train_das_reference",
+    "random_direction", "score", "stack_sides", "train_das", "train_das_reference", "train_das_sides",
 ]

@@ -38,7 +38,7 @@ position) that the fast trainer is tested against.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import torch
@@ -129,11 +129,44 @@ def train_das(hm, data: PairData, site: str, config: DASConfig | None = None, *,
     """
     given = {"rank": rank, "steps": steps, "batch_size": batch_size, "lr": lr, "warmup": warmup}
     settings = replace(config or DASConfig(), **{k: v for k, v in given.items() if v is not None})
-    rank, steps, batch_size, lr, warmup = (settings.rank, settings.steps, settings.batch_size, settings.lr,
-                                           settings.warmup)
     if positions is not None:
         data = data.subset(range(data.n), positions)
+    return _train(hm, data, site, [data.source_labels], settings, seed, packed)[0]
+
+
+def train_das_sides(hm, data: PairData, site: str, labels: Sequence[Tensor], config: DASConfig | None = None, *,
+                    seed: int = 0, packed: bool | None = None) -> list[DASResult]:
+    """:func:`train_das` once per set of source labels ``labels[j]`` (``[n]`` token ids: e.g. a task's
+    and its control's), trained together: each step's rows carry every side's DAS of every position
+    (disjoint parameters, per-parameter Adam, the same pairs in the same order, the same initial
+    basis), so each side's result equals its own :func:`train_das` run up to float rounding.
+
+    >>> import interp
+    >>> from interp.methods import PairData
+    >>> hm = interp.models.tiny("llama")
+    >>> data = PairData.from_texts(hm, ["The key to the cabinets", "The keys to the cabinet"],
+    ...                            ["The keys to the cabinet", "The key to the cabinets"], base_positions=[[1, 4]] * 2,
+    ...                            source_positions=[[1, 4]] * 2, base_labels=[" is", " are"],
+    ...                            source_labels=[" are", " is"])
+    >>> two_steps = DASConfig(steps=2, batch_size=2)
+    >>> task, control = train_das_sides(hm, data, "resid_pre.1", [data.source_labels, data.base_labels], two_steps)
+    >>> alone = train_das(hm, data, "resid_pre.1", two_steps)
+    >>> torch.allclose(task.bases, alone.bases, atol=1e-5), control.losses.shape
+    (True, torch.Size([2, 2]))
+    """
+    return _train(hm, data, site, [torch.as_tensor(x, dtype=torch.long).flatten() for x in labels],
+                  config or DASConfig(), seed, packed)
+
+
+def _train(hm, data: PairData, site: str, labels: list[Tensor], settings: DASConfig, seed: int,
+           packed: bool | None) -> list[DASResult]:
+    """The training loop of :func:`train_das` / :func:`train_das_sides`: ``len(labels)`` sides × ``P`` positions."""
+    rank, steps, batch_size, lr, warmup = (settings.rank, settings.steps, settings.batch_size, settings.lr,
+                                           settings.warmup)
+    if any(len(x) != data.n for x in labels):
+        raise InputError(f"each set of source labels needs {data.n} ids (one per pair); got {[len(x) for x in labels]}")
     n_pos, start_site = data.n_positions, prefix_site(hm, site)
+    n_sides = len(labels)
     support = resume_support(hm, data.base.width)
     why_not = support.reason if start_site is not None else f"{site!r} is not a site inside a layer"
     can_pack = start_site is not None and support.ok
@@ -144,7 +177,7 @@ def train_das(hm, data: PairData, site: str, config: DASConfig | None = None, *,
     path = "packed" if use_packed else "full-rows" if start_site is None else "resumed-rows"
     if packed is None and not can_pack:
         warn_slow_path(hm, "train_das", why_not, f"{path} steps")
-    dases = _new_das(hm, site, rank, seed, n_pos)
+    dases = _new_das(hm, site, rank, seed, n_sides * n_pos)  # side-major: das[j * P + p]
     params, optimiser, scheduler = _optimiser(dases, lr, steps, warmup)
 
     # the frozen prefix, once: the sources' site values at their positions, and the bases' resid_pre.L
@@ -159,21 +192,21 @@ def train_das(hm, data: PairData, site: str, config: DASConfig | None = None, *,
     else:
         forward = _resumed_forward(hm, data, site, start_site)
 
-    losses = torch.zeros(steps, n_pos)
+    losses = torch.zeros(steps, n_sides, n_pos)
     for step, idx in enumerate(batch_order(data.n, steps, batch_size, seed)):
         b = len(idx)
-        basis = torch.stack([das.basis for das in dases]).repeat_interleave(b, 0)  # [P*b, d, k]; row = p * b + i
-        rows = idx.repeat(n_pos)
-        logprobs = forward(rows, base_index[idx].T.reshape(-1), source_values[idx].transpose(0, 1).reshape(
-            n_pos * b, -1), basis)
-        target = data.source_labels[rows].to(logprobs.device)
-        nll = -logprobs.gather(1, target[:, None])[:, 0].view(n_pos, b).mean(1)  # [P]
+        basis = torch.stack([das.basis for das in dases]).repeat_interleave(b, 0)  # [S*P*b, d, k]; row = (j*P+p)*b+i
+        rows = idx.repeat(n_sides * n_pos)
+        logprobs = forward(rows, base_index[idx].T.reshape(-1).repeat(n_sides), source_values[idx].transpose(
+            0, 1).reshape(n_pos * b, -1).repeat(n_sides, 1), basis)
+        target = torch.cat([x[idx].repeat(n_pos) for x in labels]).to(logprobs.device)
+        nll = -logprobs.gather(1, target[:, None])[:, 0].view(n_sides * n_pos, b).mean(1)  # [S*P]
         optimiser.zero_grad(set_to_none=True)
         nll.sum().backward(inputs=params)
         optimiser.step()
         scheduler.step()
-        losses[step] = nll.detach().cpu()
-    return DASResult(dases, losses, path)
+        losses[step] = nll.detach().cpu().view(n_sides, n_pos)
+    return [DASResult(dases[j * n_pos:(j + 1) * n_pos], losses[:, j], path) for j in range(n_sides)]
 
 
 # A forward of the training loop: (example per row [R], base token per row [R], source value [R, d],

@@ -16,9 +16,10 @@ from typing import Any
 from interp.errors import InputError, SuiteError
 from interp.eval.aggregate import summarize
 from interp.eval.causalgym.config import CausalGymConfig, parse_layers
+from interp.eval.causalgym.job import run_jobs
 from interp.eval.causalgym.plan import EncodedTask, check_site, encode_task, load_tasks, suite_name_of
 from interp.eval.causalgym.result import CausalEfficacyResult, results_table, save_directions
-from interp.eval.causalgym.unit import Sweep, Unit, run_unit
+from interp.eval.causalgym.unit import Sweep, Unit
 from interp.eval.units import UnitLog
 from interp.exec import ExecutorError, LocalExecutor, ModelSpec, get_executor
 from interp.io import run_metadata, write_run
@@ -29,7 +30,7 @@ from interp.suites.causalgym_source import save_rows
 def causal_efficacy(hm, suite: Any, config: CausalGymConfig | None = None, *, out: str | Path | None = None,
                     progress: bool = False, on_unit: Callable[[dict], None] | None = None,
                     command: list[str] | None = None, suite_name: str | None = None, executor: Any = "local",
-                    model_spec: Any = None, **settings: Any) -> CausalEfficacyResult:
+                    model_spec: Any = None, per_unit: bool = False, **settings: Any) -> CausalEfficacyResult:
     """Run the CausalGym protocol on ``hm``: every task × layer × method (× control), all spans.
 
     ``suite``: a CausalGym template file or folder, ``builtin:NAME``, published rows (a file, a
@@ -51,6 +52,10 @@ def causal_efficacy(hm, suite: Any, config: CausalGymConfig | None = None, *, ou
     ``model_spec`` (default ``hm.spec``, recorded by :func:`interp.load` and
     :func:`interp.models.tiny`). Whatever runs them, this process alone writes the output folder
     ``out``, and the tables are the same.
+
+    The units of a task run together, as one job (:mod:`~interp.eval.causalgym.job`: one activation
+    pass, every method's test rows in the same packed forwards, DAS task + control in one training
+    pass); ``per_unit=True`` runs them one by one instead (the same tables, to float rounding; slower).
 
     Everything is validated (:meth:`CausalGymConfig.validate`; then layers, sites, tasks,
     single-token labels that differ between the two types, also the control labels) before the
@@ -90,7 +95,7 @@ def causal_efficacy(hm, suite: Any, config: CausalGymConfig | None = None, *, ou
     sweep = Sweep(plan, seed, das, config.max_rows, (model, getattr(hm, "revision", None)), sae=config.sae)
     bar = progress_bar(total=len(units), initial=len(finished), progress=progress, desc="causal efficacy")
     bases_in_memory = {}
-    stream = runner.map(run_unit, todo, model=spec if remote else hm, shared=sweep)
+    stream = run_jobs(runner, todo, model=spec if remote else hm, shared=sweep, per_unit=per_unit, every=units)
     try:
         for unit, (record, bases) in stream:
             key = unit.key

@@ -84,9 +84,7 @@ def run_unit(worker, unit: Unit) -> tuple[dict, Tensor | None]:
     activations of a task at a site, those directions and the clean log-probs once per worker.
     """
     hm, sweep = worker.model, worker.shared
-    if (hm.name, hm.revision) != sweep.model:
-        raise InputError(f"the worker loaded {hm.name} (revision {hm.revision}) but the sweep's model is "
-                         f"{sweep.model[0]} (revision {sweep.model[1]}): the model spec must load the same model")
+    check_model(hm, sweep)
     task, site, method = sweep.tasks[unit.task], unit.site, unit.method
     started = time.perf_counter()
 
@@ -114,6 +112,13 @@ def run_unit(worker, unit: Unit) -> tuple[dict, Tensor | None]:
     return record, bases
 
 
+def check_model(hm, sweep: Sweep) -> None:
+    """The worker's model must be the sweep's (a worker loads it from the model spec)."""
+    if (hm.name, hm.revision) != sweep.model:
+        raise InputError(f"the worker loaded {hm.name} (revision {hm.revision}) but the sweep's model is "
+                         f"{sweep.model[0]} (revision {sweep.model[1]}): the model spec must load the same model")
+
+
 def _check_finite(unit: Unit, spans: Sequence[int], odds_ratio: Tensor) -> None:
     """A unit's odds-ratios must all be finite: a NaN/inf would become a NaN (or inf) in the tables."""
     side = "control" if unit.control else "task"
@@ -121,4 +126,4 @@ def _check_finite(unit: Unit, spans: Sequence[int], odds_ratio: Tensor) -> None:
                              f"({side})", lambda i: f"the log odds-ratio of test pair {i[1]} at span {spans[i[0]]}")
 
 
-__all__ = ["Sweep", "Unit", "run_unit"]
+__all__ = ["Sweep", "Unit", "check_model", "run_unit"]
