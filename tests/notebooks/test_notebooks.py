@@ -35,6 +35,7 @@ EXPECTED = {
     "05_recall_heads": [WIDGET],
     "06_steering": ["<b>Steer</b>"],
     "07_bring_your_own_model": ["module-path sites only", "TransformerBridge"],
+    "08_sae": ["promoted"],
 }
 
 
@@ -45,10 +46,10 @@ def _builder():
     return module
 
 
-def test_every_source_has_its_notebook_and_seven_exist():
+def test_every_source_has_its_notebook_and_eight_exist():
     built = {notebook.name for notebook in _builder().targets().values()}
     assert built == {notebook.name for notebook in NOTEBOOKS}
-    assert len(NOTEBOOKS) == 7
+    assert len(NOTEBOOKS) == 8
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
