@@ -1,0 +1,92 @@
+"""The CausalGym protocol on a slice: a task's units as one job (the default) vs unit by unit
+(``causal_efficacy(..., per_unit=True)``, the path before), and the full protocol extrapolated.
+
+    .venv/bin/python benchmarks/protocol.py [--tasks agr_sv_num_pp,agr_sv_num_subj-relc,agr_refl_num_pp]
+        [--layers 0:30:10] [--n-train 400] [--n-test 100] [--das-steps 100] [--reps 1] [--threads 1]
+
+Same model (the embedded SmolLM2-135M-Instruct), suite (builtin:agreement tasks), every method, the
+control task on; repetitions interleaved (jobs, units, jobs, ...), medians of process CPU time
+(with ``--threads 1``, the wall time on an idle core; the machine is shared). Both paths' results.csv
+are compared (largest difference printed). The full protocol (29 tasks × 30 layers × 8 methods ×
+task/control) is extrapolated from the slice's CPU time per task × layer (pick layers spread over the
+depth: a layer's cost falls with its depth), and divided by the cores for a wall time (tasks are
+independent: ``--executor ray --ray-workers 2``). The last line printed is JSON, also written to
+benchmarks/results/protocol.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _report import print_table, report  # noqa: E402
+
+import interp  # noqa: E402
+from interp.eval import causal_efficacy  # noqa: E402
+from interp.eval.causalgym.config import parse_layers  # noqa: E402
+
+FULL = {"tasks": 29, "layers": 30}
+KEYS = ["task", "method", "layer", "position", "control", "metric"]
+
+
+def run(hm, args, per_unit: bool) -> tuple[float, float, pd.DataFrame]:
+    out = Path(tempfile.mkdtemp(prefix="protocol-"))
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = causal_efficacy(hm, args.suite, tasks=args.tasks, layers=args.layers, methods=None, control=True,
+                             n_train=args.n_train, n_test=args.n_test, das_steps=args.das_steps, n_boot=10,
+                             out=out, per_unit=per_unit)
+    return time.perf_counter() - wall, time.process_time() - cpu, result.results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--suite", default="builtin:agreement")
+    parser.add_argument("--tasks", default="agr_sv_num_pp,agr_sv_num_subj-relc,agr_refl_num_pp")
+    parser.add_argument("--layers", default="0:30:10")
+    parser.add_argument("--n-train", type=int, default=400)
+    parser.add_argument("--n-test", type=int, default=100)
+    parser.add_argument("--das-steps", type=int, default=100)
+    parser.add_argument("--reps", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--cores", type=int, default=2, help="cores the full protocol's projection runs on")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    hm = interp.load()
+    tasks = args.tasks.split(",")
+    layers = parse_layers(args.layers, hm.n_layers)
+    times: dict[str, list[tuple[float, float]]] = {"jobs": [], "units": []}
+    tables = {}
+    for _ in range(args.reps):
+        for name, per_unit in (("jobs", False), ("units", True)):
+            wall, cpu, table = run(hm, args, per_unit)
+            times[name].append((wall, cpu))
+            tables[name] = table.set_index(KEYS).value.sort_index()
+            print(f"{name}: {wall:.1f} s wall, {cpu:.1f} s CPU", flush=True)
+    difference = float((tables["jobs"] - tables["units"]).abs().max())
+    slice_units = len(tasks) * len(layers) * 8 * 2
+    scale = FULL["tasks"] * FULL["layers"] / (len(tasks) * len(layers))
+    rows, figures = [], {}
+    for name in ("units", "jobs"):
+        wall = statistics.median(w for w, _ in times[name])
+        cpu = statistics.median(c for _, c in times[name])
+        hours = cpu * scale / 3600 / args.cores
+        rows.append([name, f"{wall:.1f}", f"{cpu:.1f}", f"{cpu / slice_units:.2f}", f"{hours:.2f}"])
+        figures[name] = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "full_protocol_hours": round(hours, 2)}
+    print_table(rows, ("path", "slice wall s", "slice CPU s", "CPU s / unit", f"full protocol h ({args.cores} cores)"))
+    report("protocol", {"speedup_cpu": round(figures["units"]["cpu_s"] / figures["jobs"]["cpu_s"], 2), **figures,
+                        "max_abs_difference": difference, "slice": {"tasks": tasks, "layers": layers,
+                                                                    "units": slice_units},
+                        "settings": {"n_train": args.n_train, "n_test": args.n_test, "das_steps": args.das_steps,
+                                     "threads": args.threads, "reps": args.reps, "cores": args.cores}})
+
+
+if __name__ == "__main__":
+    main()
