@@ -37,6 +37,7 @@ from interp.commands.common import add_model_arguments, add_out_arguments, check
 from interp.commands.summaries import print_experiment_summary, print_summary
 from interp.errors import InputError, SuiteError
 from interp.eval.causal_efficacy import CausalGymConfig, causal_efficacy, parse_layers, parse_methods
+from interp.eval.causalgym.span_labels import recorded_span_labels
 from interp.exec import get_executor
 from interp.experiments import Experiment, dumps, run_experiment
 from interp.folders import check_out as check
@@ -142,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
         except ImportError as error:  # plotly missing, or interp.viz not there
             print(f"(no figures: {error})", file=sys.stderr)
         else:
-            figures = write_figures(result.results, out, summary=result.summary)
+            figures = write_figures(result.results, out, summary=result.summary,
+                                    position_labels=recorded_span_labels(out))
             figures += write_task_figures(result.summary, out)
     n_units = len(result.records)
     print(f"{hm.name}: {result.results.task.nunique()} task(s), {n_units} units; "

@@ -27,6 +27,7 @@ import pandas as pd
 from interp.errors import InputError
 from interp.eval.aggregate import summarize
 from interp.eval.causal_efficacy import results_table
+from interp.eval.causalgym.span_labels import recorded_span_labels
 from interp.eval.units import UnitLog
 from interp.experiments.report_evaluators import evaluator_figures, is_steering_units, recall_tables, steering_tables
 from interp.experiments.runner import combine_runs, experiment_figures, read_run_record, read_table, run_folder
@@ -137,7 +138,8 @@ def syntaxgym_tables(folder: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 # ------------------------------------------------------------------------------ one folder
 def _figures(kind: str, results: pd.DataFrame, summary: pd.DataFrame, folder: Path) -> list[Path]:
     if kind == "causalgym":
-        return write_figures(results, folder, summary=summary) + write_task_figures(summary, folder)
+        return (write_figures(results, folder, summary=summary, position_labels=recorded_span_labels(folder))
+                + write_task_figures(summary, folder))
     if kind in ("steering", "recall"):
         return evaluator_figures(kind, summary, folder)
     return write_html({"syntaxgym_accuracy": syntaxgym_accuracy(summary)}, folder)

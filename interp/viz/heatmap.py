@@ -14,6 +14,9 @@ saves it. Rows that differ only in other columns (suites, seeds) are averaged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
@@ -46,12 +49,19 @@ def heatmap_matrix(table: pd.DataFrame, method: str, task: str | None = None, me
 
 def layer_position_heatmap(table: pd.DataFrame, method: str, task: str | None = None, metric: str = "odds_ratio",
                            *, model: str | None = None, zmin: float | None = None,
-                           zmax: float | None = None) -> go.Figure:
+                           zmax: float | None = None, labels: Mapping[Any, str] | None = None) -> go.Figure:
     """Heat-map of ``metric`` (mean over examples) per layer (y) and aligned position (x).
 
     ``task`` may be left out when the table holds one task; ``model`` likewise. The colour
     scale is diverging around 0 for log odds-ratios and selectivity, sequential otherwise;
-    ``zmin``/``zmax`` fix it (to compare methods side by side).
+    ``zmin``/``zmax`` fix it (to compare methods side by side). ``labels`` names the positions
+    (``{span: "subject"}``, keys as ints or strings, e.g. from ``meta.json``'s ``span_labels``): the
+    x-axis shows the span's words instead of its index.
+
+    >>> table = pd.DataFrame({"method": "das", "layer": 0, "position": [0, 1], "metric": "iia", "value": [0.5, 1.0]})
+    >>> fig = layer_position_heatmap(table, "das", metric="iia", labels={"0": "The", 1: "keys"})
+    >>> list(fig.data[0].x)
+    ['The', 'keys']
     """
     matrix = heatmap_matrix(table, method, task, metric, model)
     z = matrix.to_numpy(dtype=float)
@@ -60,15 +70,16 @@ def layer_position_heatmap(table: pd.DataFrame, method: str, task: str | None = 
     if diverging and zmin is None and zmax is None:
         bound = float(np.abs(finite).max()) if finite.size else 1.0
         zmin, zmax = -bound or -1.0, bound or 1.0
-    x = [str(p) for p in matrix.columns]
+    labels = {str(k): str(v) for k, v in (labels or {}).items()}
+    x = [labels.get(str(p), str(p)) for p in matrix.columns]
     fig = go.Figure(go.Heatmap(
         z=z, x=x, y=[str(layer) for layer in matrix.index], zmin=zmin, zmax=zmax,
         colorscale="RdBu_r" if diverging else "Viridis", colorbar={"title": {"text": metric_label(metric)}},
-        hovertemplate="layer %{y}<br>position %{x}<br>" + metric + " %{z:.3f}<extra></extra>",
+        hovertemplate="layer %{y}<br>span %{x}<br>" + metric + " %{z:.3f}<extra></extra>",
     ))
     title = f"{method} — {task}" if task is not None else str(method)
     fig.update_layout(title=f"{title}: {metric_label(metric)} by layer and position",
-                      xaxis={"title": "position", "type": "category"},
+                      xaxis={"title": "span" if labels else "position", "type": "category"},
                       yaxis={"title": "layer", "type": "category"},
                       template="plotly_white")
     return fig

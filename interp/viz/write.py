@@ -85,7 +85,8 @@ def _present(table: pd.DataFrame, metric: str) -> bool:
 
 
 def write_figures(table: pd.DataFrame, out_dir: str | Path, *, summary: pd.DataFrame | None = None,
-                  metrics: Sequence[str] | None = None) -> list[Path]:
+                  metrics: Sequence[str] | None = None,
+                  position_labels: Mapping[str, Mapping] | None = None) -> list[Path]:
     """All causal-efficacy figures of a tidy table, as ``out_dir/figures/*.html``; returns the paths.
 
     - ``heatmaps.html``: layer × position heat-map per task and method (first metric, shared colour scale),
@@ -93,7 +94,8 @@ def write_figures(table: pd.DataFrame, out_dir: str | Path, *, summary: pd.DataF
     - ``method_summary.html``: the method comparison for each metric, with the confidence intervals
       of ``summary`` (the evaluator's summary table) when given, else aggregated from ``table``.
 
-    ``metrics`` defaults to those of :data:`DEFAULT_METRICS` that the table has.
+    ``metrics`` defaults to those of :data:`DEFAULT_METRICS` that the table has; ``position_labels``
+    (``{task: {span: words}}``, as ``meta.json``'s ``span_labels``) names the heat-maps' positions.
     """
     require(table, ["method", "layer", "position", "metric", "value"], "write_figures")
     if metrics is None:
@@ -114,7 +116,8 @@ def write_figures(table: pd.DataFrame, out_dir: str | Path, *, summary: pd.DataF
                 of_task = of_task[of_task.model == model]
             for method in method_order(of_task.method):
                 try:
-                    fig = layer_position_heatmap(of_task, method, task, first, model=model, zmin=zmin, zmax=zmax)
+                    fig = layer_position_heatmap(of_task, method, task, first, model=model, zmin=zmin, zmax=zmax,
+                                                 labels=(position_labels or {}).get(task))
                 except ValueError:  # no rows of this metric for the method (e.g. behaviour-only rows)
                     continue
                 if model is not None and len(models) > 1:

@@ -19,6 +19,7 @@ from interp.eval.causalgym.config import CausalGymConfig, parse_layers
 from interp.eval.causalgym.job import run_jobs
 from interp.eval.causalgym.plan import EncodedTask, check_site, encode_task, load_tasks, suite_name_of
 from interp.eval.causalgym.result import CausalEfficacyResult, results_table, save_directions
+from interp.eval.causalgym.span_labels import span_labels
 from interp.eval.causalgym.unit import Sweep, Unit
 from interp.eval.units import UnitLog
 from interp.exec import ExecutorError, LocalExecutor, ModelSpec, get_executor
@@ -131,6 +132,7 @@ def causal_efficacy(hm, suite: Any, config: CausalGymConfig | None = None, *, ou
         meta = run_metadata(hm, seed=seed, command=command, evaluator="causalgym", suite=suite_name,
                             suite_hash=hashlib.sha256("".join(t.digest for t in tasks_run).encode()).hexdigest()[:16],
                             tasks=[t.name for t in tasks_run], spans={t.name: t.spans for t in tasks_run},
+                            span_labels={t.name: span_labels(splits[t.name].test, t.spans) for t in tasks_run},
                             methods=methods, layers=layer_list, site_kind=site_kind, control=config.control,
                             n_train=config.n_train, n_test=config.n_test, das=das if "das" in methods else None,
                             n_boot=config.n_boot, computation=computation_paths(records),
