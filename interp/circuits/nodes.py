@@ -11,7 +11,8 @@ slice of the output projection, each ``mlp_out``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
@@ -59,19 +60,23 @@ class NodeOutputs:
     z: list[Tensor]
     mlp: list[Tensor]
     last_logits: Tensor | None = None  # [B, vocab]
+    stream: dict[str, Tensor] = field(default_factory=dict)  # site -> [B, P, d]: the ``keep`` sites of the run
 
     @classmethod
-    def of(cls, hm, batch: Batch, *, check: bool = True) -> NodeOutputs:
+    def of(cls, hm, batch: Batch, *, check: bool = True, keep: Sequence[str] = ()) -> NodeOutputs:
         """Run ``batch`` once and keep the node outputs (with ``check``: also that the heads and the
-        projection's bias sum to ``attn_out``, which edges need)."""
+        projection's bias sum to ``attn_out``, which edges need; ``keep``: more sites of the same run,
+        e.g. the residual stream an edge-patching forward starts from)."""
         n = hm.n_layers
-        sites = node_sites(n) + ([f"attn_out.{layer}" for layer in range(n)] if check else [])
+        sites = list(dict.fromkeys(node_sites(n) + ([f"attn_out.{layer}" for layer in range(n)] if check else [])
+                                   + list(keep)))
         with torch.no_grad():
             out = hm.run(batch, cache=sites)
         if check:
             check_heads_sum(hm, out.cache, head_blocks(hm))
         return cls(out.cache["embed"], [out.cache[f"z.{layer}"] for layer in range(n)],
-                   [out.cache[f"mlp_out.{layer}"] for layer in range(n)], out.last_logits)
+                   [out.cache[f"mlp_out.{layer}"] for layer in range(n)], out.last_logits,
+                   {site: out.cache[site] for site in keep})
 
     def rows(self, index: Tensor) -> NodeOutputs:
         """The same outputs for rows ``index`` (e.g. repeated once per edge)."""

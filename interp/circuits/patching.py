@@ -24,11 +24,13 @@ from torch import Tensor
 from interp.circuits.graph import Graph
 from interp.circuits.metrics import make_metric
 from interp.circuits.nodes import NodeOutputs, head_blocks
+from interp.circuits.resumed import final_residuals, stream_sites, unembed
 from interp.circuits.split import Plan, SplitRun, ablation_weights, all_channels, split_forward
 from interp.circuits.tasks import Task
 from interp.errors import InputError
 
 MODES = ("corrupted", "mean")
+UNEMBED_ROWS = 512  # final residuals unembedded per forward (the logits of one are [rows, vocab])
 
 
 @dataclass
@@ -42,6 +44,7 @@ class Prepared:
     metric: object
     clean_metric: Tensor  # [pairs]
     corrupted_metric: Tensor  # [pairs]
+    clean: NodeOutputs | None = None  # the clean run's node outputs and stream (edge patching starts from it)
 
     @classmethod
     def of(cls, hm, task: Task, *, metric: str = "logit_diff", mode: str = "corrupted") -> Prepared:
@@ -49,13 +52,13 @@ class Prepared:
             raise InputError(f"unknown ablation mode {mode!r}; choose one of {', '.join(MODES)}")
         graph, blocks = Graph.of(hm), head_blocks(hm)
         clean_batch, corrupted_batch, answers = task.encode(hm)
-        clean = NodeOutputs.of(hm, clean_batch)
+        clean = NodeOutputs.of(hm, clean_batch, keep=stream_sites(graph.n_layers, graph.parallel))
         corrupted = NodeOutputs.of(hm, corrupted_batch, check=False)
         fn = make_metric(metric, answers, clean.last_logits)
         pairs = torch.arange(len(task))
         source = clean.mean() if mode == "mean" else corrupted
         return cls(graph, blocks, clean_batch, source, fn, fn(clean.last_logits, pairs).detach(),
-                   fn(corrupted.last_logits, pairs).detach())
+                   fn(corrupted.last_logits, pairs).detach(), clean)
 
     def run(self, hm, plan: Plan) -> Tensor:
         """The metric of each row of ``plan`` (rows ``i * pairs + p``), ``[rows]``."""
@@ -99,16 +102,32 @@ def edge_plan(graph: Graph, edges: Sequence[tuple[int, int]], pairs: int) -> Pla
 
 def patch_edges(hm, task: Task, edges: Sequence[tuple[int, int]], *, metric: str = "logit_diff",
                 mode: str = "corrupted", edges_per_batch: int = 32, prepared: Prepared | None = None) -> EdgePatching:
-    """Patch each edge alone (``edges_per_batch`` edges as rows of one forward; 1 = one forward per edge)."""
+    """Patch each edge alone: edges grouped by the layer they enter, ``edges_per_batch`` of a group as rows
+    of one forward resumed at that layer (:mod:`interp.circuits.resumed`; 1 = one forward per edge)."""
     prepared = prepared or Prepared.of(hm, task, metric=metric, mode=mode)
+    graph = prepared.graph
     edges = [(int(u), int(d)) for u, d in edges]
-    pairs, values = len(task), []
-    for start in range(0, len(edges), edges_per_batch):
-        chunk = edges[start:start + edges_per_batch]
-        rows = prepared.run(hm, edge_plan(prepared.graph, chunk, pairs))
-        values.append(rows.reshape(len(chunk), pairs).double().mean(1))
-    patched = torch.cat(values) if values else torch.zeros(0, dtype=torch.float64)
-    return EdgePatching(edges, patched.cpu(), float(prepared.clean_metric.double().mean()))
+    for up, down in edges:
+        if not graph.feeds(up, down):
+            raise InputError(f"({up}, {down}) is not an edge: {graph.up_name(up)} is not before "
+                             f"{graph.down_name(down)}")
+    pairs = len(task)
+    by_layer: dict[int, list[int]] = {}
+    for e, (_, down) in enumerate(edges):
+        by_layer.setdefault(graph.down_layer(down), []).append(e)
+    order, finals = [], []
+    for layer, members in sorted(by_layer.items()):
+        for start in range(0, len(members), edges_per_batch):
+            chunk = members[start:start + edges_per_batch]
+            finals.append(final_residuals(hm, prepared, [edges[e] for e in chunk], layer))
+            order.extend(chunk)
+    patched = torch.zeros(len(edges), dtype=torch.float64)
+    if edges:
+        final = torch.cat(finals)  # [edges * pairs, d] in `order`, then pair
+        metric = torch.cat([prepared.metric(unembed(hm, part), torch.arange(len(part)) % pairs)
+                            for part in final.split(UNEMBED_ROWS // pairs * pairs)])
+        patched[order] = metric.reshape(len(edges), pairs).double().mean(1).cpu()
+    return EdgePatching(edges, patched, float(prepared.clean_metric.double().mean()))
 
 
 def ablate_outside(hm, task: Task, circuits: Tensor, *, metric: str = "logit_diff", mode: str = "corrupted",

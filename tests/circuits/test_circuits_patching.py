@@ -93,3 +93,16 @@ def test_other_families_full_and_empty_circuits(family):
 def test_sandwich_norms_say_why_heads_are_not_nodes(family):
     with pytest.raises(interp.errors.SiteError, match="sandwich"):
         Prepared.of(interp.models.tiny(family), TOY)
+
+
+@pytest.mark.parametrize("family,mode", [("gpt2", "corrupted"), ("neox", "mean"), ("qwen2", "corrupted")])
+def test_resumed_edge_patching_equals_the_channel_forward(family, mode):
+    from interp.circuits.patching import edge_plan
+
+    hm = _double(family)
+    graph = Graph.of(hm)
+    prepared = Prepared.of(hm, TOY, mode=mode)
+    edges = graph.edges[::3]  # q, k, v, MLP (same-layer heads too) and logits inputs of every layer
+    fast = patch_edges(hm, TOY, edges, prepared=prepared, edges_per_batch=8).patched
+    channels = prepared.run(hm, edge_plan(graph, edges, len(TOY))).reshape(len(edges), len(TOY)).double().mean(1)
+    assert torch.allclose(fast, channels.cpu(), atol=1e-10)
