@@ -61,15 +61,6 @@ class SAEStack(nn.Module):
         """``[n, batch, d_in] -> [n, batch, d_sae]`` pre-activations."""
         return torch.baddbmm(self.b_enc[:, None, :], x - self.b_dec[:, None, :], self.W_enc)
 
-    def _gathered(self, x_centered: Tensor, flat_index: Tensor) -> Tensor:
-        """Pre-activations ``[n, batch, k]`` of the features ``flat_index`` only (rows of the flattened
-        stack), with gradients: the encoder's backward touches ``k`` columns per token, not ``d_sae``."""
-        n, batch, k = flat_index.shape
-        encoder_rows = self.W_enc.transpose(1, 2).reshape(-1, x_centered.shape[-1])         # [n * d_sae, d_in]
-        columns = torch.nn.functional.embedding(flat_index, encoder_rows)                     # [n, batch, k, d_in]
-        pre = torch.bmm(columns.reshape(n * batch, k, -1), x_centered.reshape(n * batch, -1, 1)).reshape(n, batch, k)
-        return pre + self.b_enc.reshape(-1)[flat_index]
-
     def _decoded(self, flat_index: Tensor, values: Tensor) -> Tensor:
         """``sum_j values[..., j] * W_dec[flat_index[..., j]]``: ``[n, batch, d_in]`` without the bias."""
         n, batch, k = flat_index.shape
@@ -78,15 +69,14 @@ class SAEStack(nn.Module):
         return rows.reshape(n, batch, -1)
 
     def _topk_losses(self, x: Tensor, dead: Tensor) -> dict[str, Tensor]:
-        """TopK with sparse products: one dense encoder product (no graph) picks the features, then only
-        those ``k`` per token are recomputed, decoded and differentiated (as Gao et al. 2024's kernels)."""
+        """TopK with a sparse decoder: the dense encoder product picks ``k`` features per token, and only
+        those are decoded (``embedding_bag``) and differentiated through the decoder (as Gao et al. 2024)."""
         spec, n = self.spec, x.shape[0]
         x_centered = x - self.b_dec[:, None, :]
         offsets = (torch.arange(n) * spec.d_sae)[:, None, None]
-        with torch.no_grad():
-            pre_dense = torch.baddbmm(self.b_enc[:, None, :], x_centered, self.W_enc)          # [n, batch, d_sae]
-            index = pre_dense.topk(spec.k, dim=-1, sorted=False).indices                       # [n, batch, k]
-        values = self._gathered(x_centered, index + offsets).relu()
+        pre_dense = torch.baddbmm(self.b_enc[:, None, :], x_centered, self.W_enc)              # [n, batch, d_sae]
+        index = pre_dense.detach().topk(spec.k, dim=-1, sorted=False).indices                  # [n, batch, k]
+        values = pre_dense.gather(-1, index).relu()
         recon = self._decoded(index + offsets, values) + self.b_dec[:, None, :]
         error = x - recon
         mse = error.pow(2).sum(-1).mean(-1)
@@ -97,7 +87,7 @@ class SAEStack(nn.Module):
                 masked = pre_dense.masked_fill(~dead[:, None, :], float("-inf"))
                 aux_index = masked.topk(min(spec.aux_k, spec.d_sae), dim=-1, sorted=False).indices
                 usable = dead.gather(1, aux_index.flatten(1)).reshape(aux_index.shape)
-            aux_values = self._gathered(x_centered, aux_index + offsets).relu() * usable
+            aux_values = pre_dense.gather(-1, aux_index).relu() * usable
             aux_recon = self._decoded(aux_index + offsets, aux_values)
             aux = (aux_recon - error.detach()).pow(2).sum(-1).mean(-1) / variance.clamp_min(1e-12)
             loss = loss + spec.aux_coefficient * aux * dead.any(-1)
