@@ -14,6 +14,8 @@ import interp
 from interp.eval import causal_efficacy
 from interp.eval.causalgym.job import plan_jobs
 from interp.eval.causalgym.unit import Unit
+from interp.exec import Executor, ModelSpec
+from interp.exec.worker import Worker
 from interp.methods import METHODS, PairData, score, train_das, train_das_sides
 from interp.methods.score_sets import score_sets
 
@@ -133,3 +135,24 @@ def test_score_sets_equal_score_for_every_set_and_label_set(hm, pairs):
             theirs = score(hm, relabelled, "resid_post.0", directions)
             torch.testing.assert_close(ours.odds_ratio, theirs.odds_ratio, atol=1e-4, rtol=1e-4)
             assert torch.equal(ours.iia, theirs.iia) and torch.equal(ours.behaviour, theirs.behaviour)
+
+
+class ReversedFreshJobs(Executor):
+    """Every job on a new worker (nothing memoised), last job first."""
+
+    def __init__(self):
+        self.ran = []
+
+    def map(self, fn, units, *, model=None, shared=None):
+        for job in reversed(list(units)):
+            self.ran.append(job)
+            yield job, fn(Worker(ModelSpec.parse(model).load(), shared), job)
+
+
+def test_task_jobs_give_the_same_tables_on_fresh_workers_in_reverse_order(hm, suite, both, tmp_path):
+    jobs, _ = both
+    executor = ReversedFreshJobs()
+    other = causal_efficacy(hm, suite, out=tmp_path, executor=executor, **SMALL)
+    assert [job.task for job in executor.ran] == ["agr_behind", "agr"]
+    pd.testing.assert_frame_equal(other.results, jobs.results)  # bit for bit, rows in the plan's order
+    assert [r["key"] for r in other.records] == [r["key"] for r in jobs.records]

@@ -21,7 +21,8 @@ from interp.exec import Executor, LocalExecutor, ModelSpec, RayExecutor, Worker,
 CONTROL = (" dog", " house")  # the tiny tokenizer has no single-token " give"
 TASK = AGREEMENT_SMALL
 SWEEP = dict(methods=["das", "mean", "random", "vanilla"], layers=[0, 1], n_train=6, n_test=8, das_steps=2,
-             n_boot=50, control_labels=CONTROL)
+             n_boot=50, control_labels=CONTROL,
+             per_unit=True)  # the executors see units one by one (task jobs: tests/eval/test_causalgym_jobs.py)
 
 
 class ReversedFreshWorkers(Executor):

@@ -22,7 +22,8 @@ pytestmark = pytest.mark.ray
 CONTROL = (" dog", " house")  # the tiny tokenizer has no single-token " give"
 TASK = AGREEMENT_SMALL
 SWEEP = dict(methods=["das", "mean", "vanilla"], layers=[0, 1], n_train=6, n_test=8, das_steps=4, n_boot=50,
-             control_labels=CONTROL)
+             control_labels=CONTROL,
+             per_unit=True)  # the executors see units one by one (task jobs: tests/eval/test_causalgym_jobs.py)
 N_UNITS = 3 * 2 * 2
 KEY_COLUMNS = ["task", "method", "layer", "position", "control", "metric"]
 
