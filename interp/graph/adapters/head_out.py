@@ -24,6 +24,8 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from torch import Tensor, nn
 
 from interp.errors import SiteError
@@ -49,15 +51,20 @@ def head_blocks(module: nn.Module, n_heads: int, d_head: int) -> Tensor:
     return weight.unflatten(0, (n_heads, d_head))
 
 
-def per_head_output(module: nn.Module, z: Tensor, factor: float | None = None) -> Tensor:
-    """``z`` ``[batch, pos, head, d_head]`` through each head's slice of ``module``: ``[batch, pos, head, d_model]``."""
-    blocks = head_blocks(module, z.shape[-2], z.shape[-1])
+def per_head_output(module: nn.Module | Callable[[], Tensor], z: Tensor, factor: float | None = None) -> Tensor:
+    """``z`` ``[batch, pos, head, d_head]`` through each head's slice of ``module`` (or of the blocks
+    ``[head, d_head, d_model]`` a callable returns): ``[batch, pos, head, d_model]``."""
+    blocks = module() if callable(module) and not isinstance(module, nn.Module) else \
+        head_blocks(module, z.shape[-2], z.shape[-1])
     heads = (z.unsqueeze(-2) @ blocks.to(z.dtype)).squeeze(-2)  # [batch, pos, head, 1, d_head] @ [head, d_head, d]
     return heads if factor is None else heads * factor
 
 
-def head_out_accessors(module: nn.Module, index: int, dims: Dims, factor: float | None) -> tuple[Reader, Writer]:
-    """``(read, write)`` of ``head_out.index`` at the output projection's output (``z.index`` in state)."""
+def head_out_accessors(module: nn.Module | Callable[[], Tensor], index: int, dims: Dims,
+                       factor: float | None) -> tuple[Reader, Writer]:
+    """``(read, write)`` of ``head_out.index`` at a value that adds the heads' outputs (the output
+    projection's output, or TransformerLens's ``hook_attn_out``), ``z.index`` in state. ``module``:
+    the output projection, or a callable giving its per-head blocks ``W_O`` ``[head, d_head, d_model]``."""
     z_key = f"z.{index}"
 
     def read(raw: Tensor, state: dict) -> Tensor:  # raw: the projection's output [batch, pos, d_model]

@@ -42,6 +42,7 @@ from torch import nn
 
 from interp.errors import InputError
 from interp.graph.adapters import LAYOUTS, Dims, base_prefix
+from interp.graph.adapters.head_out import head_out_accessors
 from interp.graph.bindings import Binding, Reader, Writer
 from interp.graph.hooked_model import HookedModel
 from interp.graph.inputs import Batch
@@ -115,6 +116,14 @@ def tl_dims(cfg: Any) -> Dims:
     return Dims(cfg.n_layers, cfg.n_heads, n_kv, cfg.d_model, cfg.d_head)
 
 
+def _head_out(model: nn.Module, attn_out_hook: nn.Module, layer: int) -> Binding:
+    """``head_out.layer`` on ``hook_attn_out`` (which adds the heads' outputs and ``b_O``), from ``hook_z``
+    and the block's ``W_O`` ``[head, d_head, d_model]`` (read at each forward: the live weights)."""
+    attention = model.blocks[layer].attn
+    read, write = head_out_accessors(lambda: attention.W_O, layer, None, None)
+    return Binding(f"head_out.{layer}", attn_out_hook, "output", read, write, layer=layer, needs=(f"z.{layer}",))
+
+
 def tl_bindings(model: nn.Module, n_layers: int, parallel: bool = False) -> dict[str, Binding]:
     """Every canonical site of a TransformerLens model, bound to its HookPoints, in firing order."""
     table: list[Binding] = []
@@ -127,6 +136,8 @@ def tl_bindings(model: nn.Module, n_layers: int, parallel: bool = False) -> dict
                 continue  # the hook point exists on HookedTransformer but never fires
             module = _hook(model, template.format(layer))
             if module is not None:
+                if kind == "attn_out" and f"z.{layer}" in {binding.name for binding in table}:
+                    table.append(_head_out(model, module, layer))
                 read, write = _conversion(module)
                 write = None if kind == "pattern" else write
                 table.append(Binding(f"{kind}.{layer}", module, "output", read, write, layer=layer))
