@@ -22,8 +22,8 @@ import importlib
 import os
 import sys
 import traceback
+from importlib.metadata import version
 
-from interp import __version__
 from interp.errors import InterpError
 
 COMMAND_MODULES = [
@@ -74,7 +74,7 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="interp", description="\n\n".join(__doc__.split("\n\n")[:2]))
-    parser.add_argument("--version", action="version", version=f"interp {__version__}")
+    parser.add_argument("--version", action="version", version=f"interp {version('interp')}")
     parser.add_argument("--debug", action="store_true", help="print the traceback of an error")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module_name in COMMAND_MODULES:

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1] / "interp"
 LAYERS = (
     "errors",          # the exception types
     "display",         # HTML tables for _repr_html_ (imports nothing from interp)
+    "progress",        # progress bars on a terminal only (imports nothing from interp)
     "io",              # atomic writes, run metadata
     "folders",         # who may write an output folder
     "stats",           # bootstrap, Wilson intervals

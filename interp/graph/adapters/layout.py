@@ -64,6 +64,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import torch
+
 from interp.graph.adapters.fused_qkv import FusedQKV
 
 
@@ -185,8 +187,6 @@ def _active(name: str, value: Any) -> bool:
 
 def adjust_logits(layout: Layout, config: Any, logits):
     """``logits`` ``[..., vocab]`` from the unembedding, adjusted as the family's head does."""
-    import torch
-
     for name in layout.logit_adjustments:
         value = getattr(config, name, None)
         if not _active(name, value):
