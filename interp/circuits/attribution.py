@@ -2,11 +2,12 @@
 
 ``score(u → v) = Σ_pos (a_u(corrupted) − a_u(clean)) · ∂metric/∂(input of v)``, mean over pairs, where the
 gradient is taken at ``v``'s own copy of the residual stream (the ``q``, ``k`` or ``v`` of one head,
-one MLP, the logits; :mod:`interp.circuits.split`). EAP takes it on the clean run (one forward and one
-backward, the forward ``K`` channels wide); EAP-IG averages it over ``steps`` points between corrupted
-and clean: ``"inputs"`` interpolates the embeddings (``corrupted + k/steps · (clean − corrupted)``,
-``k = 0 … steps − 1``, all steps in one batch), ``"activations"`` interpolates the outputs of one node
-group (the input, one layer's heads, one MLP) at a time and scores that group's edges with it.
+one MLP, the logits; :mod:`interp.circuits.split`), obtained from one plain forward and backward
+(:mod:`interp.circuits.gradients`). EAP takes it on the clean run; EAP-IG averages it over ``steps``
+points between corrupted and clean: ``"inputs"`` interpolates the embeddings
+(``corrupted + k/steps · (clean − corrupted)``, ``k = 0 … steps − 1``, all steps in one batch),
+``"activations"`` interpolates the outputs of one node group (the input, one layer's heads, one MLP) at a
+time and scores that group's edges with it.
 
 >>> import interp
 >>> from interp.circuits import Task, edge_scores
@@ -26,12 +27,13 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from interp.circuits.gradients import input_gradients
 from interp.circuits.graph import Graph
 from interp.circuits.metrics import make_metric
 from interp.circuits.nodes import NodeOutputs, head_blocks
-from interp.circuits.split import SplitRun, all_channels, split_forward
 from interp.circuits.tasks import Task
 from interp.errors import InputError
+from interp.interventions import Apply
 
 METHODS = ("eap", "eap-ig-inputs", "eap-ig-activations")
 
@@ -66,23 +68,6 @@ def node_differences(hm, graph: Graph, clean: NodeOutputs, corrupted: NodeOutput
         parts.extend(torch.einsum("bphk,hkd->hbpd", dz, blocks[layer].to(dz.dtype)).unbind(0))
         parts.append(corrupted.mlp[layer] - clean.mlp[layer])
     return torch.stack(parts)
-
-
-def input_gradients(graph: Graph, split: SplitRun, steps: int = 1) -> Tensor:
-    """``[n_downstream, B, P, d]``: the recorded gradient at each downstream input, mean over ``steps`` blocks."""
-    plan = split.plan
-    out = []
-    for layer in range(graph.n_layers + 1):
-        grad = split.grads.get(layer)
-        downs = ([graph.logits_down] if layer == graph.n_layers else
-                 list(range(layer * graph.per_layer_down, (layer + 1) * graph.per_layer_down)))
-        channels = plan.channel_of[: plan.rows // steps, downs]  # [B, n]
-        if grad is None:
-            raise InputError("the metric does not depend on the model's inputs (no gradient reached them)")
-        grad = grad.reshape(plan.channels, steps, plan.rows // steps, *grad.shape[2:]).mean(1)  # [K, B, P, d]
-        rows = torch.arange(channels.shape[0])
-        out.extend(grad[channels[:, i].to(grad.device), rows.to(grad.device)] for i in range(len(downs)))
-    return torch.stack(out)
 
 
 def edge_scores(hm, task: Task, *, method: str = "eap", metric: str = "logit_diff", steps: int = 5,
@@ -138,15 +123,28 @@ def _alphas(steps: int, n: int, like: Tensor) -> Tensor:
     return alphas.reshape(-1, *([1] * (like.ndim - 1)))
 
 
-def _gradients(hm, graph, blocks, batch, metric, steps: int, transform: dict) -> Tensor:
-    rows = steps * batch.size
-    split = SplitRun(hm, graph, all_channels(graph, rows), blocks, record=True, transform=transform)
+def _gradients(hm, graph, blocks, batch, metric, steps: int, transform: dict) -> list[Tensor]:
+    """Per layer (and the logits) the gradient at each downstream input, mean over ``steps`` (one plain
+    forward and backward: :mod:`interp.circuits.gradients`); ``transform``: site -> f(value) (``"embed"``
+    edits ``resid_pre.0``)."""
     repeated = type(batch)(batch.input_ids.repeat(steps, 1), batch.attention_mask.repeat(steps, 1))
-    logits = split_forward(hm, split, repeated)
-    metric(logits, torch.arange(rows) % batch.size).sum().backward()
-    return input_gradients(graph, split, steps).double()
+    edits = [Apply("resid_pre.0" if site == "embed" else site, lambda act, ctx, f=f: f(act))
+             for site, f in transform.items()]
+    return input_gradients(hm, graph, repeated, metric, edits, steps)
 
 
-def _contract(graph: Graph, diffs: Tensor, grads: Tensor, ups: list[int] | None = None) -> Tensor:
-    """``Σ_batch Σ_pos diffs[u] · grads[v]`` -> ``[len(ups), n_downstream]``."""
-    return torch.einsum("ubpd,vbpd->uv", diffs, grads)
+def _contract(graph: Graph, diffs: Tensor, grads: list[Tensor], ups: list[int] | None = None) -> Tensor:
+    """``Σ_batch Σ_pos diffs[u] · grads[v]`` -> ``[len(ups), n_downstream]`` (``grads``: per layer, then the
+    logits, ``[inputs, B, P, d]``), only for upstream nodes not after the layer (the others are no edges)."""
+    ups = list(range(len(diffs))) if ups is None else ups
+    up_layer = torch.tensor([graph.up_layer(u) for u in ups])
+    flat = diffs.reshape(len(ups), -1)  # [U, B * P * d]
+    out = torch.zeros(len(ups), graph.n_downstream, dtype=torch.float64)
+    first = 0
+    for layer, grad in enumerate(grads):
+        width = grad.shape[0]
+        before = (up_layer <= layer).nonzero().flatten()
+        dtype = torch.promote_types(grad.dtype, torch.float32)  # the model's precision, at least float32
+        out[before, first:first + width] = (flat[before].to(dtype) @ grad.reshape(width, -1).to(dtype).T).double()
+        first += width
+    return out

@@ -1,7 +1,7 @@
 """One forward in which every downstream input reads its own copy of the residual stream.
 
 A head's ``q``, ``k`` and ``v`` and an MLP all read the same residual stream in the model. To give
-each of them its own input (its gradient for EAP, its own patched value for edge patching), the batch
+each of them its own input (its own edited value when a circuit's complement is ablated), the batch
 is repeated into ``K`` *channels*: channel 0 (the trunk) runs the model; at each layer the other
 channels start from the trunk's residual stream plus their own change, and each downstream input takes
 its ``q``/``k``/``v`` head or MLP output from the channel that :class:`Plan` assigns it (the trunk by
@@ -11,6 +11,9 @@ edited independently, every other value as in the plain model.
 The change of a channel at layer ``L`` is ``Σ_u w[c, r, u] (source_u − current_u)`` over the upstream
 nodes ``u`` before it (:mod:`interp.circuits.nodes`): with ``w`` one for the edges a plan ablates,
 the input reads each ablated upstream node's source (corrupted or mean) value instead of its current one.
+Ablating everything outside a circuit (:func:`interp.circuits.patching.ablate_outside`) runs here; EAP's
+gradients (:mod:`interp.circuits.gradients`) and single-edge patching (:mod:`interp.circuits.resumed`)
+compute the same model's values without the ``K``-wide forward.
 """
 
 from __future__ import annotations
@@ -65,16 +68,13 @@ def ablation_weights(graph: Graph, plan: Plan, ablated: Tensor) -> list[Tensor |
 
 @dataclass
 class SplitRun:
-    """The state of one split forward: trunk node outputs, source differences, recorded gradients."""
+    """The state of one split forward: the source node outputs and the differences computed so far."""
 
     hm: object
     graph: Graph
     plan: Plan
     blocks: list[Tensor]
     source: NodeOutputs | None = None
-    record: bool = False
-    transform: dict = field(default_factory=dict)  # site -> f(trunk value) -> value (interpolation)
-    grads: dict = field(default_factory=dict)  # layer (n_layers: logits) -> [K, rows, P, d]
     diffs: list = field(default_factory=list)  # [rows, P, d] per upstream node computed so far (when ablating)
 
     def interventions(self) -> list[Apply]:
@@ -112,20 +112,14 @@ class SplitRun:
     # ------------------------------------------------------------------ hooks
     def _inputs(self, act: Tensor, layer: int) -> Tensor:
         trunk = self._split(act)[0]
-        if layer == 0:
-            trunk = self.transform.get("embed", lambda x: x)(trunk)
-            if self.record and not trunk.requires_grad:
-                trunk = trunk.detach().requires_grad_()
-            if self.source is not None:
-                self.diffs = [self.source.embed - trunk]
+        if layer == 0 and self.source is not None:
+            self.diffs = [self.source.embed - trunk]
         inputs = trunk.unsqueeze(0).repeat(self.plan.channels, *([1] * trunk.ndim))
         weights = self.plan.weights[layer] if self.source is not None else None
         if weights is not None:
             upstream = self.graph.upstream_of_layer(layer)
             w = weights[:, :, :upstream].to(act.device, act.dtype)
             inputs = inputs + torch.einsum("cru,urpd->crpd", w, torch.stack(self.diffs[:upstream]))
-        if self.record and inputs.requires_grad:
-            inputs.register_hook(lambda grad, layer=layer: self.grads.__setitem__(layer, grad))
         return self._merge(inputs)
 
     def _heads(self, act: Tensor, layer: int, kind: str) -> Tensor:
@@ -134,8 +128,6 @@ class SplitRun:
         return self._broadcast(self._pick(act, downs))
 
     def _z(self, act: Tensor, layer: int) -> Tensor | None:
-        if f"z.{layer}" in self.transform:
-            act = self._broadcast(self.transform[f"z.{layer}"](self._split(act)[0]))
         if self.source is not None:
             trunk = self._split(act)[0]
             block = self.blocks[layer].to(act.dtype)
@@ -156,7 +148,6 @@ class SplitRun:
 
     def _mlp(self, act: Tensor, layer: int) -> Tensor:
         value = self._pick(act.unsqueeze(2), [self.graph.down_index(layer, "mlp")])[:, :, 0]
-        value = self.transform.get(f"mlp_out.{layer}", lambda x: x)(value)
         if self.source is not None:
             self.diffs.append(self.source.mlp[layer] - value)
         return self._broadcast(value)
@@ -170,7 +161,7 @@ def repeat_batch(batch: Batch, times: int) -> Batch:
 def split_forward(hm, split: SplitRun, batch: Batch) -> Tensor:
     """Run ``batch`` (``plan.rows`` examples) split into channels; returns the logits input channel's
     last-token logits ``[rows, vocab]``."""
-    out = hm.run(repeat_batch(batch, split.plan.channels), interventions=split.interventions(), grad=split.record)
+    out = hm.run(repeat_batch(batch, split.plan.channels), interventions=split.interventions())
     rows = torch.arange(split.plan.rows)
     channel = split.plan.channel_of[:, split.graph.logits_down]
     index = (channel * split.plan.rows + rows).to(out.logits.device)
