@@ -32,23 +32,13 @@ import torch
 from torch import Tensor
 
 from interp.errors import InputError
-from interp.graph.packing import BaseState, Packing, base_state, packed_last_logits, token_chunks
+from interp.graph.packing import BaseState, base_state
 from interp.graph.resume import resume_support
 from interp.graph.sites import parse_site
 from interp.interventions.base import site_shape
-from interp.interventions.positions import Slots
 from interp.methods.pairs import PairData
-from interp.methods.rows import interchanges, last_logprobs, prefix_site
-from interp.methods.scoring import Direction, Scores, as_basis, score
-
-Labels = tuple[Tensor, Tensor]  # ([n] base label ids, [n] source label ids)
-
-
-def clean_logprobs(hm, data: PairData, label_sets: Sequence[Labels]) -> list[Tensor]:
-    """``[n, 2]`` log p(y_b), log p(y_s) of the plain base runs, per label set (one forward for all)."""
-    logprobs = last_logprobs(hm, data.base, [])
-    rows = torch.arange(data.n)
-    return [torch.stack([logprobs[rows, b], logprobs[rows, s]], 1).cpu() for b, s in label_sets]
+from interp.methods.rows import prefix_site
+from interp.methods.scoring import Direction, Labels, Scores, as_basis, clean_logprobs, packed_star, score
 
 
 def source_values(hm, data: PairData, sites: Sequence[str]) -> dict[str, Tensor]:
@@ -109,36 +99,13 @@ def score_sets(hm, data: PairData, site: str, sets: Sequence[Sequence[Direction]
                     full[j, p] = True
                 else:
                     basis[j, p] = b
-        star[:, members] = _star(hm, data, site, basis, full, label_sets, state, sources, max_rows)
+        star[:, members] = packed_star(hm, data, site, basis, full, label_sets, state, sources, max_rows)
     result = []
     for s, c in enumerate(clean):
         odds = (c[:, 0] - c[:, 1])[None, None] + (star[s, ..., 1] - star[s, ..., 0])  # [M, P, n]
         result.append([Scores(odds[m], star[s, m, ..., 1] > star[s, m, ..., 0], c[:, 0] > c[:, 1], list(data.names),
                               "packed") for m in range(len(sets))])
     return result
-
-
-def _star(hm, data: PairData, site: str, basis: Tensor, full: Tensor, label_sets: Sequence[Labels],
-          state: BaseState, sources: Tensor, max_rows: int) -> Tensor:
-    """``[S, M, P, n, 2]`` intervened log p*(y_b), log p*(y_s) of rows ``(m, p, i)``, packed."""
-    n_sets, n_pos, n = basis.shape[0], data.n_positions, data.n
-    base_index = data.absolute("base")
-    rows = torch.cartesian_prod(torch.arange(n_sets), torch.arange(n_pos), torch.arange(n))  # [(m, p, i)]
-    star = torch.empty(len(label_sets), n_sets, n_pos, n, 2)
-    for chunk in range(0, len(rows), max_rows):
-        m, p, i = rows[chunk:chunk + max_rows].unbind(1)
-        out = []
-        for part in token_chunks(data.base.last_index[i] - base_index[i, p] + 1):
-            packing = Packing(data.base, i[part], base_index[i[part], p[part]])
-            slots = Slots(torch.zeros_like(packing.first), packing.first)  # each row's start token
-            edits = interchanges(hm, site, slots, sources[i[part], p[part]], basis[m[part], p[part]],
-                                 full[m[part], p[part]])
-            out.append(packed_last_logits(hm, state, packing, edits).float().log_softmax(-1))
-        logprobs = torch.cat(out)
-        for s, (base_labels, source_labels) in enumerate(label_sets):
-            ids = torch.stack([base_labels[i], source_labels[i]], 1).to(logprobs.device)
-            star[s, m, p, i] = logprobs.gather(1, ids).cpu()
-    return star
 
 
 def _relabelled(data: PairData, labels: Labels) -> PairData:

@@ -33,7 +33,7 @@ from torch import Tensor
 
 from interp.errors import InputError
 from interp.graph.inputs import Batch
-from interp.graph.packing import Packing, base_state, packed_last_logits, token_chunks
+from interp.graph.packing import BaseState, Packing, base_state, packed_last_logits, token_chunks
 from interp.graph.resume import resume_support, warn_slow_path
 from interp.graph.sites import parse_site
 from interp.interventions.base import site_shape
@@ -73,11 +73,46 @@ def as_basis(direction: Direction) -> Tensor | None:
     return basis[:, None] if basis.ndim == 1 else basis
 
 
-def base_logprobs(hm, data: PairData) -> Tensor:
-    """``[n, 2]`` log p(y_b), log p(y_s) of the plain base runs."""
+Labels = tuple[Tensor, Tensor]  # ([n] base label ids, [n] source label ids)
+
+
+def clean_logprobs(hm, data: PairData, label_sets: Sequence[Labels]) -> list[Tensor]:
+    """``[n, 2]`` log p(y_b), log p(y_s) of the plain base runs, per label set (one forward for all)."""
     logprobs = last_logprobs(hm, data.base, [])
     rows = torch.arange(data.n)
-    return torch.stack([logprobs[rows, data.base_labels], logprobs[rows, data.source_labels]], 1).cpu()
+    return [torch.stack([logprobs[rows, b], logprobs[rows, s]], 1).cpu() for b, s in label_sets]
+
+
+def base_logprobs(hm, data: PairData) -> Tensor:
+    """``[n, 2]`` log p(y_b), log p(y_s) of the plain base runs."""
+    return clean_logprobs(hm, data, [(data.base_labels, data.source_labels)])[0]
+
+
+def packed_star(hm, data: PairData, site: str, basis: Tensor, full: Tensor, label_sets: Sequence[Labels],
+                state: BaseState, sources: Tensor, max_rows: int) -> Tensor:
+    """``[S, M, P, n, 2]`` intervened log p*(y_b), log p*(y_s) of rows ``(set m, position p, example i)``
+    for each label set ``s``, in packed forwards resumed at the site's layer (``state``).
+
+    ``basis`` ``[M, P, d, k]`` and ``full`` ``[M, P]`` (vanilla: the whole vector) per set and position;
+    ``sources`` ``[n, P, d]``: the sources' values at ``site``."""
+    n_sets, n_pos, n = basis.shape[0], data.n_positions, data.n
+    base_index = data.absolute("base")
+    rows = torch.cartesian_prod(torch.arange(n_sets), torch.arange(n_pos), torch.arange(n))  # [(m, p, i)]
+    star = torch.empty(len(label_sets), n_sets, n_pos, n, 2)
+    for chunk in range(0, len(rows), max_rows):
+        m, p, i = rows[chunk:chunk + max_rows].unbind(1)
+        out = []
+        for part in token_chunks(data.base.last_index[i] - base_index[i, p] + 1):
+            packing = Packing(data.base, i[part], base_index[i[part], p[part]])
+            slots = Slots(torch.zeros_like(packing.first), packing.first)  # each row's start token
+            edits = interchanges(hm, site, slots, sources[i[part], p[part]], basis[m[part], p[part]],
+                                 full[m[part], p[part]])
+            out.append(packed_last_logits(hm, state, packing, edits).float().log_softmax(-1))
+        logprobs = torch.cat(out)
+        for s, (base_labels, source_labels) in enumerate(label_sets):
+            ids = torch.stack([base_labels[i], source_labels[i]], 1).to(logprobs.device)
+            star[s, m, p, i] = logprobs.gather(1, ids).cpu()
+    return star
 
 
 def score(hm, data: PairData, site: str, directions: Direction | Sequence[Direction], *, max_rows: int = 256,
@@ -121,23 +156,19 @@ def score(hm, data: PairData, site: str, directions: Direction | Sequence[Direct
         warn_slow_path(hm, "score", why_not, f"{path} forwards")
     if path == "packed":  # rows packed: only the tokens an edit can change
         state = base_state(hm, data.base, parse_site(start_site).layer, prefix=int(base_index.max()))
+        labels = [(data.base_labels, data.source_labels)]
+        star = packed_star(hm, data, site, basis[None], full[None], labels, state, source_values, max_rows)[0, 0]
+        clean = base_logprobs(hm, data) if clean is None else clean
+        odds = (clean[:, 0] - clean[:, 1])[None] + (star[..., 1] - star[..., 0])
+        return Scores(odds, star[..., 1] > star[..., 0], clean[:, 0] > clean[:, 1], list(data.names), path)
+    # full rows, resumed at resid_pre.L when the model allows it
+    prefix = hm.run(data.base, cache=[start_site], logits=False).cache[start_site] if start_site else None
 
-        def last_logprobs_of(i: Tensor, p: Tensor) -> Tensor:
-            out = []
-            for part in token_chunks(data.base.last_index[i] - base_index[i, p] + 1):
-                packing = Packing(data.base, i[part], base_index[i[part], p[part]])
-                slots = Slots(torch.zeros_like(packing.first), packing.first)  # each row's start token
-                edits = interchanges(hm, site, slots, source_values[i[part], p[part]], basis[p[part]], full[p[part]])
-                out.append(packed_last_logits(hm, state, packing, edits).float().log_softmax(-1))
-            return torch.cat(out)
-    else:  # full rows, resumed at resid_pre.L when the model allows it
-        prefix = hm.run(data.base, cache=[start_site], logits=False).cache[start_site] if start_site else None
-
-        def last_logprobs_of(i: Tensor, p: Tensor) -> Tensor:
-            batch = Batch(data.base.input_ids[i], data.base.attention_mask[i])
-            slots = Slots(torch.arange(len(i)), base_index[i, p])
-            edits = interchanges(hm, site, slots, source_values[i, p], basis[p], full[p])
-            return last_logprobs(hm, batch, edits, start=None if prefix is None else (start_site, prefix[i]))
+    def last_logprobs_of(i: Tensor, p: Tensor) -> Tensor:
+        batch = Batch(data.base.input_ids[i], data.base.attention_mask[i])
+        slots = Slots(torch.arange(len(i)), base_index[i, p])
+        edits = interchanges(hm, site, slots, source_values[i, p], basis[p], full[p])
+        return last_logprobs(hm, batch, edits, start=None if prefix is None else (start_site, prefix[i]))
 
     rows = [(p, i) for p in range(n_pos) for i in range(n)]
     star = torch.empty(n_pos, n, 2)
