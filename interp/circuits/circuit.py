@@ -130,8 +130,8 @@ def faithfulness_curve(hm, task: Task, scores: EdgeScores, sizes: Sequence[int],
 
 def circuit_table(scores: EdgeScores, circuit: Tensor) -> pd.DataFrame:
     """The edges of ``circuit`` with their scores: ``edge, upstream, downstream, down_node, kind, score``
-    (``down_node``: the node whose input the edge enters; under GQA a key/value input is drawn into the first
-    query head of its group), largest ``|score|`` first."""
+    (``down_node``: the node whose input the edge enters; under grouped-query attention a key/value input is
+    shared by a group of query heads: its node is ``a{L}.kv{G}``, the group), largest ``|score|`` first."""
     graph = scores.graph
     table = scores.table()
     table = table[[bool(circuit[u, d]) for u, d in zip(table.up, table.down)]].copy()
@@ -140,7 +140,9 @@ def circuit_table(scores: EdgeScores, circuit: Tensor) -> pd.DataFrame:
     def node(down: int) -> str:
         kind, head = graph.down_slot(down)
         layer = graph.down_layer(down)
-        return {"logits": "logits", "mlp": f"m{layer}"}.get(kind, f"a{layer}.h{head * (group if kind != 'q' else 1)}")
+        if kind in ("k", "v") and group > 1:
+            return f"a{layer}.kv{head}"
+        return {"logits": "logits", "mlp": f"m{layer}"}.get(kind, f"a{layer}.h{head}")
 
     table["down_node"] = [node(int(d)) for d in table.down]
     table["kind"] = [graph.down_slot(int(d))[0] for d in table.down]

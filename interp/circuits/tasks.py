@@ -18,6 +18,7 @@ over a single answer token pair). Any CausalGym suite (:func:`from_causalgym`) a
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -138,12 +139,29 @@ def from_causalgym(suite: str, task: str | None = None, *, n: int = 32, seed: in
                 tuple(p.base_label for p in pairs), tuple(p.src_label for p in pairs))
 
 
-def same_length(hm, task: Task) -> Task:
-    """The pairs of ``task`` whose clean and corrupted sides tokenise to the same length."""
-    keep = [i for i in range(len(task)) if len(hm.tokenizer(task.clean[i])["input_ids"])
-            == len(hm.tokenizer(task.corrupted[i])["input_ids"])]
+class UnequalLengthWarning(UserWarning):
+    """Pairs whose clean and corrupted sides tokenise to different lengths were left out of a task."""
+
+
+def same_length(hm, task: Task, *, warn: bool = True) -> Task:
+    """The pairs of ``task`` whose clean and corrupted sides tokenise to the same length (edge attribution
+    aligns positions). With ``warn``, an :class:`UnequalLengthWarning` gives how many were left out and the
+    first of them."""
+    lengths = [(len(hm.tokenizer(c)["input_ids"]), len(hm.tokenizer(k)["input_ids"]))
+               for c, k in zip(task.clean, task.corrupted)]
+    keep = [i for i, (a, b) in enumerate(lengths) if a == b]
+    left_out = [i for i, (a, b) in enumerate(lengths) if a != b]
+    example = ""
+    if left_out:
+        i = left_out[0]
+        example = (f"e.g. pair {i}: {task.clean[i]!r} is {lengths[i][0]} tokens, {task.corrupted[i]!r} "
+                   f"{lengths[i][1]}")
     if not keep:
-        raise InputError(f"task {task.name!r}: no pair has clean and corrupted sides of equal token length")
+        raise InputError(f"task {task.name!r}: no pair has clean and corrupted sides of equal token length ({example})")
+    if left_out and warn:
+        warnings.warn(f"task {task.name!r}: left out {len(left_out)} of {len(task)} pairs whose clean and corrupted "
+                      f"sides tokenise to different lengths (positions must align), {example}",
+                      UnequalLengthWarning, stacklevel=2)
     return task.subset(keep)
 
 

@@ -80,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     claim = check_out(args)
     hm = load_model(args)
     claim.take()
-    task = same_length(hm, task)
+    asked = len(task)
+    task = same_length(hm, task)  # warns with the count and an example of the pairs left out
     out = Path(args.out)
     graph = Graph.of(hm)
     if (out / "edges.csv").exists():
@@ -101,14 +102,18 @@ def run(args: argparse.Namespace) -> int:
     summary = pd.DataFrame([{"task": task.name, "method": args.method, "metric": args.metric, "edges": size,
                              "kept": int(circuit.sum()), "of": graph.n_edges, "metric_value": kept,
                              "full": curve.full, "empty": curve.empty, "faithfulness": faithful}])
-    figures = {"circuit": circuit_graph(table, title=f"{task.name}: {args.method}"),
+    figures = {"circuit": circuit_graph(table, title=f"{task.name}: {args.method}",
+                                        group=graph.n_heads // graph.n_kv_heads),
                "faithfulness": faithfulness_figure(curve.table())}
     if not getattr(args, "no_figures", False):
         write_html(figures, out)
     meta = run_metadata(hm, seed=args.seed, command=list(sys.argv), evaluator="circuit", task=task.name,
-                        n_pairs=len(task), method=args.method, metric=args.metric, steps=args.steps,
+                        n_pairs=len(task), n_pairs_left_out=asked - len(task), method=args.method,
+                        metric=args.metric, steps=args.steps,
                         ablation=args.ablation, n_edges=graph.n_edges)
     write_run(out, curve.table(), summary, meta, extra={"circuit": table, "faithfulness": curve.table()})
+    if asked > len(task):
+        print(f"note: {asked - len(task)} of {asked} pairs left out (clean and corrupted of different token lengths)")
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(curve.table().to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"\nwrote {out}/edges.csv, circuit.csv, faithfulness.csv, results.csv, summary.csv, meta.json, figures/")
