@@ -36,6 +36,7 @@ EXPECTED = {
     "06_steering": ["<b>Steer</b>"],
     "07_bring_your_own_model": ["module-path sites only", "TransformerBridge"],
     "08_sae": ["promoted"],
+    "09_circuits": ["a26.h0", "faithfulness"],  # the top edge (a26.h0->logits), the curve
 }
 
 
@@ -46,10 +47,10 @@ def _builder():
     return module
 
 
-def test_every_source_has_its_notebook_and_eight_exist():
+def test_every_source_has_its_notebook_and_nine_exist():
     built = {notebook.name for notebook in _builder().targets().values()}
     assert built == {notebook.name for notebook in NOTEBOOKS}
-    assert len(NOTEBOOKS) == 8
+    assert len(NOTEBOOKS) == 9
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
