@@ -21,8 +21,6 @@ import interp.commands.syntaxgym
 from interp.cli import main
 from interp.folders import OWNER_FILE
 
-efficacy = importlib.import_module("interp.eval.causalgym.sweep")  # the module whose causal_efficacy runs the units
-
 TASK = AGREEMENT_SMALL
 
 
@@ -148,19 +146,20 @@ def test_an_unwritable_out_is_refused(tiny_llama_dir, tmp_path, capsys):
 # ------------------------------------------------------------------------------ interruptions and failures
 def test_ctrl_c_says_what_was_kept_and_a_rerun_resumes(tiny_llama_dir, suite, tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
-    original, calls = efficacy.run_unit, []
+    jobs = importlib.import_module("interp.eval.causalgym.job")  # one job per task x layer: 2 units each here
+    original, calls = jobs.run_job, []
 
-    def interrupt_third(worker, unit):
-        calls.append(unit.key)
-        if len(calls) == 3:
+    def interrupt_second(worker, job):
+        calls.append(job)
+        if len(calls) == 2:
             raise KeyboardInterrupt
-        return original(worker, unit)
+        return original(worker, job)
 
-    monkeypatch.setattr(efficacy, "run_unit", interrupt_third)
+    monkeypatch.setattr(jobs, "run_job", interrupt_second)
     assert main(causalgym(tiny_llama_dir, suite, out)) == 130
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err == f"interp causalgym: interrupted: 2 finished units kept in {out}; rerun the same command to resume"
-    monkeypatch.setattr(efficacy, "run_unit", original)
+    monkeypatch.setattr(jobs, "run_job", original)
     kept = {k: v for k, v in stamps(out).items() if k.startswith("units/")}
     assert main(causalgym(tiny_llama_dir, suite, out)) == 0
     after = stamps(out)

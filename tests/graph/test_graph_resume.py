@@ -153,5 +153,5 @@ def test_causal_efficacy_meta_records_the_computation_paths(tmp_path, slow):
                         das_steps=2, control=False, out=tmp_path / "out", control_labels=(" dog", " house"))
     meta = json.loads((tmp_path / "out" / "meta.json").read_text())
     expected = "resumed-rows" if slow else "packed"
-    assert meta["computation"] == {"das_training": [expected], "scoring": [expected]}
+    assert meta["computation"] == {"das_training": [expected], "scoring": [expected], "jobs": ["per-task"]}
     assert any(issubclass(w.category, SlowPathWarning) for w in caught) == slow

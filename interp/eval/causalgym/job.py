@@ -1,4 +1,5 @@
-"""The CausalGym units of one task, computed together: one job per task (or task × layer range).
+"""The CausalGym units of one task, computed together: one job per task × layer range (the sweep runs
+one job per task × layer, so an interruption loses at most the layer that was running).
 
 Most of a unit's work is shared with the other units of its task. :func:`run_job` does it once
 for all of them, and gives back the same records as :func:`~interp.eval.causalgym.unit.run_unit`

@@ -96,7 +96,10 @@ def causal_efficacy(hm, suite: Any, config: CausalGymConfig | None = None, *, ou
     sweep = Sweep(plan, seed, das, config.max_rows, (model, getattr(hm, "revision", None)), sae=config.sae)
     bar = progress_bar(total=len(units), initial=len(finished), progress=progress, desc="causal efficacy")
     bases_in_memory = {}
-    stream = run_jobs(runner, todo, model=spec if remote else hm, shared=sweep, per_unit=per_unit, every=units)
+    # one job per task x layer: the work shared within a layer is done once, and an interruption loses
+    # at most the layer that was running
+    stream = run_jobs(runner, todo, model=spec if remote else hm, shared=sweep, per_unit=per_unit, every=units,
+                      layers_per_job=1)
     try:
         for unit, (record, bases) in stream:
             key = unit.key
