@@ -33,8 +33,8 @@ $(STAMP): $(LOCK) pyproject.toml
 # The full protocol is `interp causalgym --suite builtin:agreement --layers 0:30:2 --out DIR`.
 main: $(STAMP)
 	$(VENV)/bin/interp causalgym --suite builtin:agreement --tasks agr_sv_num_pp \
-		--methods das,probe,mean,pca,kmeans,lda,random,vanilla --layers 2:6:2 \
-		--n-train 64 --n-test 40 --das-steps 40 --das-lr 2e-2 --out out/main
+		--methods das,probe,mean,pca,kmeans,lda,random,vanilla --layers 18:24:4 \
+		--n-train 64 --n-test 40 --das-steps 80 --das-lr 2e-2 --out out/main
 
 test: $(STAMP)
 	$(PY) -m pytest -q
