@@ -38,7 +38,8 @@ def test_all_out_edges_of_a_node_equal_patching_the_node(family):
         assert float(edges_ablated[0]) == pytest.approx(float(node.mean()), abs=1e-10)
 
 
-@pytest.mark.parametrize("family", ["gpt2", "llama"])
+@pytest.mark.parametrize("family", ["gpt2", "llama", "gemma", "mistral", "phi3", "gptj", "granite", "qwen3", "falcon",
+                                    "opt"])
 def test_empty_circuit_is_corrupted_and_full_is_clean(family):
     hm = _double(family)
     graph = Graph.of(hm)
@@ -46,8 +47,9 @@ def test_empty_circuit_is_corrupted_and_full_is_clean(family):
     full, empty = ablate_outside(hm, TOY, torch.stack([graph.mask, torch.zeros_like(graph.mask)]), prepared=prepared)
     assert float(full) == pytest.approx(float(prepared.clean_metric.mean()), abs=1e-10)
     assert float(empty) == pytest.approx(float(prepared.corrupted_metric.mean()), abs=1e-10)
-    curve = faithfulness_curve(hm, TOY, edge_scores(hm, TOY), sizes=[0, graph.n_edges])
-    assert curve.faithfulness.tolist() == pytest.approx([0.0, 1.0], abs=1e-9)
+    if family in ("gpt2", "llama"):  # the curve's ends, on two families
+        curve = faithfulness_curve(hm, TOY, edge_scores(hm, TOY), sizes=[0, graph.n_edges])
+        assert curve.faithfulness.tolist() == pytest.approx([0.0, 1.0], abs=1e-9)
 
 
 def test_single_edge_patch_equals_the_edge_alone_and_batched_equals_serial():
@@ -77,16 +79,6 @@ def test_circuits_are_pruned_and_no_hooks_leak():
     assert mean_curve.faithfulness.isfinite().all()
     after = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in hm.model.modules())
     assert after == before
-
-
-@pytest.mark.parametrize("family", ["gemma", "mistral", "phi3", "gptj", "granite", "qwen3", "falcon", "opt"])
-def test_other_families_full_and_empty_circuits(family):
-    hm = _double(family)
-    graph = Graph.of(hm)
-    prepared = Prepared.of(hm, TOY)
-    full, empty = ablate_outside(hm, TOY, torch.stack([graph.mask, torch.zeros_like(graph.mask)]), prepared=prepared)
-    assert float(full) == pytest.approx(float(prepared.clean_metric.mean()), abs=1e-10)
-    assert float(empty) == pytest.approx(float(prepared.corrupted_metric.mean()), abs=1e-10)
 
 
 @pytest.mark.parametrize("family", ["gemma2", "olmo2"])
