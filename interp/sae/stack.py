@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from interp.sae.kinds import activate, topk_activate
 from interp.sae.model import SAE, SAEConfig
+from interp.sae.sparse_topk import chosen_pre_activations, decode_rows
 from interp.sae.train_config import SAESpec
 
 
@@ -40,8 +41,10 @@ class _Step(torch.autograd.Function):
 
 
 class SAEStack(nn.Module):
-    """``n`` SAEs of one :attr:`SAESpec.stack_key`: ``W_enc [n, d_in, d_sae]``, ``b_enc [n, d_sae]``,
-    ``W_dec [n, d_sae, d_in]``, ``b_dec [n, d_in]``, ``log_threshold [n, d_sae]`` (jumprelu)."""
+    """``n`` SAEs of one :attr:`SAESpec.stack_key`: ``W_enc [n, d_in, d_sae]`` (a view of the parameter
+    ``W_enc_rows [n, d_sae, d_in]``, so that the sparse TopK gradients, a sum of rows, need no
+    transposed copy), ``b_enc [n, d_sae]``, ``W_dec [n, d_sae, d_in]``, ``b_dec [n, d_in]``,
+    ``log_threshold [n, d_sae]`` (jumprelu)."""
 
     def __init__(self, specs: list[SAESpec], d_in: int, generator: torch.Generator):
         super().__init__()
@@ -49,7 +52,7 @@ class SAEStack(nn.Module):
         n, d_sae = len(specs), self.spec.d_sae
         W_dec = torch.randn(n, d_sae, d_in, generator=generator)
         W_dec = W_dec / W_dec.norm(dim=-1, keepdim=True)
-        self.W_enc = nn.Parameter(W_dec.transpose(1, 2).contiguous())
+        self.W_enc_rows = nn.Parameter(W_dec.clone())
         self.b_enc = nn.Parameter(torch.zeros(n, d_sae))
         self.W_dec = nn.Parameter(W_dec)
         self.b_dec = nn.Parameter(torch.zeros(n, d_in))
@@ -57,27 +60,25 @@ class SAEStack(nn.Module):
             start = math.log(self.spec.initial_threshold)
             self.log_threshold = nn.Parameter(torch.full((n, d_sae), start))
 
+    @property
+    def W_enc(self) -> Tensor:
+        """``[n, d_in, d_sae]``."""
+        return self.W_enc_rows.transpose(1, 2)
+
     def encode_pre(self, x: Tensor) -> Tensor:
         """``[n, batch, d_in] -> [n, batch, d_sae]`` pre-activations."""
         return torch.baddbmm(self.b_enc[:, None, :], x - self.b_dec[:, None, :], self.W_enc)
 
-    def _decoded(self, flat_index: Tensor, values: Tensor) -> Tensor:
-        """``sum_j values[..., j] * W_dec[flat_index[..., j]]``: ``[n, batch, d_in]`` without the bias."""
-        n, batch, k = flat_index.shape
-        rows = torch.nn.functional.embedding_bag(flat_index.reshape(-1, k), self.W_dec.reshape(n * self.spec.d_sae, -1),
-                                                 per_sample_weights=values.reshape(-1, k), mode="sum")
-        return rows.reshape(n, batch, -1)
-
     def _topk_losses(self, x: Tensor, dead: Tensor) -> dict[str, Tensor]:
-        """TopK with a sparse decoder: the dense encoder product picks ``k`` features per token, and only
-        those are decoded (``embedding_bag``) and differentiated through the decoder (as Gao et al. 2024)."""
+        """TopK through the sparse products of :mod:`interp.sae.sparse_topk`: one dense encoder product
+        (without autograd) picks ``k`` features per token; only those are decoded and differentiated."""
         spec, n = self.spec, x.shape[0]
         x_centered = x - self.b_dec[:, None, :]
-        offsets = (torch.arange(n) * spec.d_sae)[:, None, None]
-        pre_dense = torch.baddbmm(self.b_enc[:, None, :], x_centered, self.W_enc)              # [n, batch, d_sae]
-        index = pre_dense.detach().topk(spec.k, dim=-1, sorted=False).indices                  # [n, batch, k]
-        values = pre_dense.gather(-1, index).relu()
-        recon = self._decoded(index + offsets, values) + self.b_dec[:, None, :]
+        with torch.no_grad():
+            pre_dense = torch.baddbmm(self.b_enc[:, None, :], x_centered, self.W_enc)          # [n, batch, d_sae]
+        index = pre_dense.topk(spec.k, dim=-1, sorted=False).indices                          # [n, batch, k]
+        values = chosen_pre_activations(x_centered, self.W_enc, self.b_enc, pre_dense, index).relu()
+        recon = decode_rows(index, values, self.W_dec) + self.b_dec[:, None, :]
         error = x - recon
         mse = error.pow(2).sum(-1).mean(-1)
         variance = (x - x.mean(1, keepdim=True)).pow(2).sum(-1).mean(-1)
@@ -87,8 +88,8 @@ class SAEStack(nn.Module):
                 masked = pre_dense.masked_fill(~dead[:, None, :], float("-inf"))
                 aux_index = masked.topk(min(spec.aux_k, spec.d_sae), dim=-1, sorted=False).indices
                 usable = dead.gather(1, aux_index.flatten(1)).reshape(aux_index.shape)
-            aux_values = pre_dense.gather(-1, aux_index).relu() * usable
-            aux_recon = self._decoded(aux_index + offsets, aux_values)
+            aux_pre = chosen_pre_activations(x_centered, self.W_enc, self.b_enc, pre_dense, aux_index)
+            aux_recon = decode_rows(aux_index, aux_pre.relu() * usable, self.W_dec)
             aux = (aux_recon - error.detach()).pow(2).sum(-1).mean(-1) / variance.clamp_min(1e-12)
             loss = loss + spec.aux_coefficient * aux * dead.any(-1)
         active = (values > 0).float()

@@ -158,7 +158,8 @@ def train_saes(store: Activations, specs: Sequence[SAESpec], config: TrainConfig
             for j, i in enumerate(group):
                 mean = torch.stack([store[s][init_rows].float().mean(0) for s in specs[i].sites]).mean(0)
                 stack.b_dec[j] = mean * scales[i]
-    optimizers = [torch.optim.Adam(stack.parameters(), lr=stack.spec.lr, betas=(0.9, 0.999)) for stack in stacks]
+    optimizers = [torch.optim.Adam(stack.parameters(), lr=stack.spec.lr, betas=(0.9, 0.999), fused=True)
+                  for stack in stacks]
     since_fired = [torch.zeros(len(group), stack.spec.d_sae, dtype=torch.long) for stack, group in zip(stacks, indices)]
     settings = {"specs": [s.to_dict() for s in specs], "config": config.to_dict(), "n_tokens": store.n_tokens}
     folder = Path(out) if out is not None else None

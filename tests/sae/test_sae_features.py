@@ -4,7 +4,6 @@ direct-logit reading of a decoder row, and (slow) steering the embedded model al
 from __future__ import annotations
 
 import pytest
-import torch
 
 import interp
 from interp.sae import SAE, feature_steer, promoted_tokens

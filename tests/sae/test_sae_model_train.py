@@ -121,19 +121,28 @@ def test_tiny_model_training_run_reduces_fvu():
     assert fvu < 0.3, fvu
 
 
-def test_sparse_topk_step_equals_the_dense_computation():
-    """The TopK trainer differentiates only the k chosen features; loss and gradients are the dense ones."""
+@pytest.mark.parametrize("n_dead", [0, 9])
+def test_sparse_topk_step_equals_the_dense_computation(n_dead):
+    """The TopK trainer differentiates only the k chosen features (and the aux-k loss only its chosen dead
+    ones); loss and gradients are the dense ones."""
     torch.manual_seed(0)
-    specs = [SAESpec("resid_post.0", 64, "topk", k=5, aux_k=0), SAESpec("resid_post.1", 64, "topk", k=5, aux_k=0)]
+    specs = [SAESpec(f"resid_post.{i}", 64, "topk", k=5, aux_k=4, aux_coefficient=0.5) for i in range(2)]
     stack = SAEStack(specs, 16, torch.Generator().manual_seed(0))
     with torch.no_grad():
         stack.b_enc.normal_()
         stack.b_dec.normal_()
     x = torch.randn(2, 40, 16)
-    sparse = stack.losses(x, sparsity_factor=1.0, dead=torch.zeros(2, 64, dtype=torch.bool))["loss"].sum()
+    dead = torch.zeros(2, 64, dtype=torch.bool)
+    dead[0, :n_dead] = True                                   # SAE 0 has dead features (more than aux_k), SAE 1 none
+    sparse = stack.losses(x, sparsity_factor=1.0, dead=dead)["loss"].sum()
     grads = torch.autograd.grad(sparse, list(stack.parameters()))
-    recon = torch.baddbmm(stack.b_dec[:, None], topk_activate(stack.encode_pre(x), 5), stack.W_dec)
-    dense = (x - recon).pow(2).sum(-1).mean(-1).sum()
+    pre = stack.encode_pre(x)
+    recon = torch.baddbmm(stack.b_dec[:, None], topk_activate(pre, 5), stack.W_dec)
+    variance = (x - x.mean(1, keepdim=True)).pow(2).sum(-1).mean(-1)
+    per_sae = (x - recon).pow(2).sum(-1).mean(-1)
+    aux_f = topk_activate(pre.masked_fill(~dead[:, None, :], float("-inf")), 4).nan_to_num(0.0)
+    aux = (torch.bmm(aux_f, stack.W_dec) - (x - recon).detach()).pow(2).sum(-1).mean(-1) / variance
+    dense = (per_sae + 0.5 * aux * dead.any(-1)).sum()
     torch.testing.assert_close(sparse, dense)
     for mine, reference in zip(grads, torch.autograd.grad(dense, list(stack.parameters()))):
         torch.testing.assert_close(mine, reference, rtol=1e-4, atol=1e-5)
