@@ -168,7 +168,12 @@ def train_saes(store: Activations, specs: Sequence[SAESpec], config: TrainConfig
         saved = json.loads((folder / "training.json").read_text()) if (folder / "training.json").is_file() else None
         if saved != settings:
             raise InputError(f"{folder} holds a checkpoint of other settings; use another --out or delete it")
-        start = _restore(safetensors.torch.load_file(folder / CHECKPOINT), stacks, optimizers, since_fired)
+        state = safetensors.torch.load_file(folder / CHECKPOINT)
+        missing = sorted(set(_state(stacks, optimizers, since_fired, 0)) - set(state))
+        if missing:
+            raise InputError(f"{folder / CHECKPOINT} lacks {missing[:3]} (written by another interp version); "
+                             f"delete it to train from the start")
+        start = _restore(state, stacks, optimizers, since_fired)
         if (folder / "training.csv").is_file():
             rows_log = pd.read_csv(folder / "training.csv").to_dict("records")
     if folder is not None:

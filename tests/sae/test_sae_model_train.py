@@ -4,6 +4,7 @@ reconstructs, several SAEs in one pass, and a resumed run equal to an uninterrup
 from __future__ import annotations
 
 import pytest
+import safetensors.torch
 import torch
 
 import interp
@@ -107,6 +108,11 @@ def test_resume_equals_uninterrupted(tmp_path):
             assert torch.equal(value, b.state_dict()[name]), name
     assert (tmp_path / "sae_2" / "config.json").is_file() and rest.saes[2].sites == ("resid_post.0", "resid_post.1")
     assert part.history["step"].max() <= 13 and rest.history["step"].max() == 24
+    state = safetensors.torch.load_file(tmp_path / "checkpoint.safetensors")
+    state["0.W_enc"] = state.pop("0.W_enc_rows")                  # a checkpoint naming its tensors otherwise
+    (tmp_path / "checkpoint.safetensors").write_bytes(safetensors.torch.save(state))
+    with pytest.raises(InputError, match="lacks.*0.W_enc_rows.*delete it"):
+        train_saes(store, specs, config, out=tmp_path)
 
 
 def test_tiny_model_training_run_reduces_fvu():
