@@ -61,22 +61,25 @@ class NodeOutputs:
     mlp: list[Tensor]
     last_logits: Tensor | None = None  # [B, vocab]
     stream: dict[str, Tensor] = field(default_factory=dict)  # site -> [B, P, d]: the ``keep`` sites of the run
+    key_values: list | None = None  # per layer (keys, values) [B, kv_heads, P, d_head], with ``keep_kv``
 
     @classmethod
-    def of(cls, hm, batch: Batch, *, check: bool = True, keep: Sequence[str] = ()) -> NodeOutputs:
+    def of(cls, hm, batch: Batch, *, check: bool = True, keep: Sequence[str] = (),
+           keep_kv: bool = False) -> NodeOutputs:
         """Run ``batch`` once and keep the node outputs (with ``check``: also that the heads and the
         projection's bias sum to ``attn_out``, which edges need; ``keep``: more sites of the same run,
-        e.g. the residual stream an edge-patching forward starts from)."""
+        e.g. the residual stream an edge-patching forward starts from; ``keep_kv``: also every layer's keys
+        and values, from which a resumed forward recomputes only the later tokens)."""
         n = hm.n_layers
         sites = list(dict.fromkeys(node_sites(n) + ([f"attn_out.{layer}" for layer in range(n)] if check else [])
                                    + list(keep)))
         with torch.no_grad():
-            out = hm.run(batch, cache=sites)
+            out = hm.run(batch, cache=sites, keep_kv=keep_kv)
         if check:
             check_heads_sum(hm, out.cache, head_blocks(hm))
         return cls(out.cache["embed"], [out.cache[f"z.{layer}"] for layer in range(n)],
                    [out.cache[f"mlp_out.{layer}"] for layer in range(n)], out.last_logits,
-                   {site: out.cache[site] for site in keep})
+                   {site: out.cache[site] for site in keep}, out.key_values)
 
     def rows(self, index: Tensor) -> NodeOutputs:
         """The same outputs for rows ``index`` (e.g. repeated once per edge)."""

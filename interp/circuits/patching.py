@@ -24,10 +24,11 @@ from torch import Tensor
 from interp.circuits.graph import Graph
 from interp.circuits.metrics import make_metric
 from interp.circuits.nodes import NodeOutputs, head_blocks
-from interp.circuits.resumed import final_residuals, stream_sites, unembed
+from interp.circuits.resumed import final_residuals, stream_sites, unchanged_prefix, unembed
 from interp.circuits.split import Plan, SplitRun, ablation_weights, all_channels, split_forward
 from interp.circuits.tasks import Task
 from interp.errors import InputError
+from interp.graph.resume import resume_support
 
 MODES = ("corrupted", "mean")
 UNEMBED_ROWS = 512  # final residuals unembedded per forward (the logits of one are [rows, vocab])
@@ -45,6 +46,7 @@ class Prepared:
     clean_metric: Tensor  # [pairs]
     corrupted_metric: Tensor  # [pairs]
     clean: NodeOutputs | None = None  # the clean run's node outputs and stream (edge patching starts from it)
+    prefix: int = 0  # leading tokens no patch changes (with the clean run's keys/values: not recomputed)
 
     @classmethod
     def of(cls, hm, task: Task, *, metric: str = "logit_diff", mode: str = "corrupted") -> Prepared:
@@ -52,13 +54,15 @@ class Prepared:
             raise InputError(f"unknown ablation mode {mode!r}; choose one of {', '.join(MODES)}")
         graph, blocks = Graph.of(hm), head_blocks(hm)
         clean_batch, corrupted_batch, answers = task.encode(hm)
-        clean = NodeOutputs.of(hm, clean_batch, keep=stream_sites(graph.n_layers, graph.parallel))
+        resumable = hm.can_resume and resume_support(hm, clean_batch.width).ok
+        clean = NodeOutputs.of(hm, clean_batch, keep=stream_sites(graph.n_layers, graph.parallel), keep_kv=resumable)
         corrupted = NodeOutputs.of(hm, corrupted_batch, check=False)
         fn = make_metric(metric, answers, clean.last_logits)
         pairs = torch.arange(len(task))
         source = clean.mean() if mode == "mean" else corrupted
         return cls(graph, blocks, clean_batch, source, fn, fn(clean.last_logits, pairs).detach(),
-                   fn(corrupted.last_logits, pairs).detach(), clean)
+                   fn(corrupted.last_logits, pairs).detach(), clean,
+                   unchanged_prefix(clean, source, clean_batch.last_index))
 
     def run(self, hm, plan: Plan) -> Tensor:
         """The metric of each row of ``plan`` (rows ``i * pairs + p``), ``[rows]``."""
@@ -103,7 +107,7 @@ def edge_plan(graph: Graph, edges: Sequence[tuple[int, int]], pairs: int) -> Pla
 def patch_edges(hm, task: Task, edges: Sequence[tuple[int, int]], *, metric: str = "logit_diff",
                 mode: str = "corrupted", edges_per_batch: int = 32, prepared: Prepared | None = None) -> EdgePatching:
     """Patch each edge alone: edges grouped by the layer they enter, ``edges_per_batch`` of a group as rows
-    of one forward resumed at that layer (:mod:`interp.circuits.resumed`; 1 = one forward per edge)."""
+    of one forward resumed at that layer and token (:mod:`interp.circuits.resumed`; 1 = one forward per edge)."""
     prepared = prepared or Prepared.of(hm, task, metric=metric, mode=mode)
     graph = prepared.graph
     edges = [(int(u), int(d)) for u, d in edges]

@@ -10,10 +10,13 @@ the clean stream. So a batch of edges into layer ``L`` (each a row per pair) run
 2. **the trunk** from ``resid_pre.L`` (the clean run's) to ``resid_post`` of the last layer, ``v``'s head slot
    of ``q/k/v.L`` (or ``mlp_out.L``) taken from step 1.
 
-An edge into the logits starts there: the clean final residual plus ``u``'s difference. The last tokens'
-final residuals of every row, whatever layer it started at, then go through the final norm and the
-unembedding together (:func:`unembed`: one forward of a one-token batch from that site): the unembedding
-matrix is the largest weight of a small model, and read once for many rows.
+The trunk recomputes only the tokens from the first one at which any upstream node's source output differs
+from its clean one (:func:`unchanged_prefix`; the tokens before it are the clean run's in every patched run,
+causal attention reads them from the clean run's keys and values) and unembeds nothing. An edge into the
+logits starts there: the clean final residual plus ``u``'s difference. The last tokens' final residuals of
+every row, whatever layer it started at, then go through the final norm and the unembedding together
+(:func:`unembed`: one forward of a one-token batch from that site): the unembedding matrix is the largest
+weight of a small model, and read once for many rows.
 
 The values equal the channel forward of :mod:`interp.circuits.split` (``Prepared.run`` with
 :func:`~interp.circuits.patching.edge_plan`): tested to 1e-10 in float64.
@@ -25,6 +28,8 @@ The values equal the channel forward of :mod:`interp.circuits.split` (``Prepared
 >>> hm = interp.models.tiny("llama")
 >>> task = Task("toy", ("The dog near the",), ("The key near the",), (" is",), (" are",))
 >>> prepared, graph = Prepared.of(hm, task), Graph.of(hm)
+>>> prepared.prefix                                  # the start token and "The": the same in both, not rerun
+2
 >>> edges = [(0, graph.down_index(1, "q", 2)), (graph.head_up(1, 3), graph.down_index(1, "mlp"))]
 >>> final = final_residuals(hm, prepared, edges, layer=1)            # [edges * pairs, d_model]
 >>> fast = prepared.metric(unembed(hm, final), torch.zeros(2, dtype=torch.long))
@@ -40,8 +45,18 @@ import torch
 from torch import Tensor
 
 from interp.graph.inputs import Batch
-from interp.graph.resume import resume, resume_support
+from interp.graph.resume import resume, resume_support, resumed_logits
 from interp.interventions import Apply
+
+
+def unchanged_prefix(clean, source, last_index: Tensor) -> int:
+    """How many leading tokens every upstream node outputs identically on the source and the clean run (at
+    most the shortest example's last token): no patched run changes them."""
+    changed = torch.zeros(clean.embed.shape[1], dtype=torch.bool)
+    for ours, theirs in zip([clean.embed, *clean.z, *clean.mlp], [source.embed, *source.z, *source.mlp]):
+        changed |= (ours != theirs).flatten(2).any(-1).any(0).cpu()
+    first = int(changed.nonzero()[0]) if changed.any() else changed.numel()
+    return min(first, int(last_index.min()))
 
 
 def stream_sites(n_layers: int, parallel: bool) -> list[str]:
@@ -117,12 +132,23 @@ def final_residuals(hm, prepared, edges: Sequence[tuple[int, int]], layer: int) 
     with torch.no_grad():
         copy = hm.run(batch, start_at=(f"resid_pre.{layer}", own), interventions=held, cache=list(sites.values()),
                       logits=False).cache
-    edits = []
+    start = prepared.prefix if clean.key_values is not None else 0
+    hooks: dict[str, list] = {}
     for kind, site in sites.items():
         owned = [e for e, (k, _) in enumerate(slots) if k == kind]
         index = torch.tensor([e * pairs + p for e in owned for p in range(pairs)])
         heads = None if kind == "mlp" else torch.tensor([slots[e][1] for e in owned for _ in range(pairs)])
-        edits.append(Apply(site, _replace_slots(index, heads, copy[site])))
+        hooks[site] = [_replace_slots(index, heads, copy[site][:, start:])]
+    if clean.key_values is not None:  # the trunk from the first changed token, the clean run's keys before it
+        kept: list[Tensor] = []
+        hooks.setdefault(final_site, []).append(lambda act, ctx: kept.append(act[last[0], last[1] - start]))
+        past = [(k[pair, :, :start], v[pair, :, :start]) for k, v in clean.key_values] if start else None
+        positions = (torch.arange(batch.width)[None, :] - batch.offsets[:, None]).clamp(min=0)[:, start:]
+        resumed_logits(hm, (f"resid_pre.{layer}", pre[:, start:]), input_ids=batch.input_ids[:, start:],
+                       attention_mask=batch.attention_mask, position_ids=positions,
+                       logits_to_keep=torch.zeros(rows, 0, dtype=torch.long), key_values=past, hooks=hooks, batch=batch)
+        return kept[0]
+    edits = [Apply(site, handlers[0]) for site, handlers in hooks.items()]
     with torch.no_grad():
         trunk = hm.run(batch, start_at=(f"resid_pre.{layer}", pre), interventions=edits, cache=[final_site],
                        logits=False).cache[final_site]
