@@ -10,6 +10,9 @@ run's last-token logits (for ``kl``).
   [log p(target) − log p(baseline)]_clean − [log p(target) − log p(baseline)]_run (0 on the clean run,
   the full-patching odds-ratio on the corrupted one).
 
+``metric.columns``: the token ids whose logits the metric reads (the answers, for ``logit_diff`` and
+``odds_ratio``: the odds-ratio's normalisers cancel), or None when it reads the whole distribution.
+
 >>> import torch
 >>> metric = make_metric("logit_diff", torch.tensor([[2, 0]]), torch.zeros(1, 3))
 >>> metric(torch.tensor([[1.0, 0.0, 3.0]]), torch.tensor([0])).tolist()
@@ -49,4 +52,5 @@ def make_metric(name: str, answers: Tensor, clean: Tensor) -> Metric:
         return answer_gap(reference, pairs) - answer_gap(logits, pairs)
 
     metric.__name__ = name
+    metric.columns = answers if name in ("logit_diff", "odds_ratio") else None  # the only logits it reads
     return metric

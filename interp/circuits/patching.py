@@ -24,7 +24,7 @@ from torch import Tensor
 from interp.circuits.graph import Graph
 from interp.circuits.metrics import make_metric
 from interp.circuits.nodes import NodeOutputs, head_blocks
-from interp.circuits.resumed import final_residuals, stream_sites, unchanged_prefix, unembed
+from interp.circuits.resumed import answer_columns, final_residuals, stream_sites, unchanged_prefix, unembed
 from interp.circuits.split import Plan, SplitRun, ablation_weights, all_channels, split_forward
 from interp.circuits.tasks import Task
 from interp.errors import InputError
@@ -47,6 +47,7 @@ class Prepared:
     corrupted_metric: Tensor  # [pairs]
     clean: NodeOutputs | None = None  # the clean run's node outputs and stream (edge patching starts from it)
     prefix: int = 0  # leading tokens no patch changes (with the clean run's keys/values: not recomputed)
+    columns: Tensor | None = None  # the token ids the metric reads, when only those logits need computing
 
     @classmethod
     def of(cls, hm, task: Task, *, metric: str = "logit_diff", mode: str = "corrupted") -> Prepared:
@@ -60,9 +61,11 @@ class Prepared:
         fn = make_metric(metric, answers, clean.last_logits)
         pairs = torch.arange(len(task))
         source = clean.mean() if mode == "mean" else corrupted
+        final = clean.stream[f"resid_post.{graph.n_layers - 1}"][pairs, clean_batch.last_index]
         return cls(graph, blocks, clean_batch, source, fn, fn(clean.last_logits, pairs).detach(),
                    fn(corrupted.last_logits, pairs).detach(), clean,
-                   unchanged_prefix(clean, source, clean_batch.last_index))
+                   unchanged_prefix(clean, source, clean_batch.last_index),
+                   answer_columns(hm, fn, final, clean.last_logits))
 
     def run(self, hm, plan: Plan) -> Tensor:
         """The metric of each row of ``plan`` (rows ``i * pairs + p``), ``[rows]``."""
@@ -128,7 +131,7 @@ def patch_edges(hm, task: Task, edges: Sequence[tuple[int, int]], *, metric: str
     patched = torch.zeros(len(edges), dtype=torch.float64)
     if edges:
         final = torch.cat(finals)  # [edges * pairs, d] in `order`, then pair
-        metric = torch.cat([prepared.metric(unembed(hm, part), torch.arange(len(part)) % pairs)
+        metric = torch.cat([prepared.metric(unembed(hm, part, prepared.columns), torch.arange(len(part)) % pairs)
                             for part in final.split(UNEMBED_ROWS // pairs * pairs)])
         patched[order] = metric.reshape(len(edges), pairs).double().mean(1).cpu()
     return EdgePatching(edges, patched, float(prepared.clean_metric.double().mean()))

@@ -77,15 +77,39 @@ def upstream_difference(prepared, up: int) -> Tensor:
     return dz @ prepared.blocks[layer][slot].to(dz.dtype)
 
 
-def unembed(hm, final: Tensor) -> Tensor:
+def unembed(hm, final: Tensor, columns: Tensor | None = None) -> Tensor:
     """``[rows, vocab]`` logits of final residuals ``[rows, d]`` (``resid_post`` of the last layer at the last
-    token): the model's own final norm and unembedding, run on a one-token batch from that site."""
+    token): the model's own final norm and unembedding, run on a one-token batch from that site. ``columns``
+    (token ids, from :func:`answer_columns`): only those logits are computed, the others are 0."""
+    if columns is not None:
+        head = hm.model.get_output_embeddings()
+        with torch.no_grad():
+            normed = hm.final_norm(final)
+            bias = None if head.bias is None else head.bias[columns]
+            logits = normed.new_zeros(len(final), head.weight.shape[0])
+            logits[:, columns] = torch.nn.functional.linear(normed, head.weight[columns], bias)
+        return logits
     batch = Batch(torch.zeros(len(final), 1, dtype=torch.long), torch.ones(len(final), 1, dtype=torch.long))
     start = (f"resid_post.{hm.n_layers - 1}", final[:, None])
     with torch.no_grad():
         if hm.can_resume and resume_support(hm, 1).ok:
             return resume(hm, batch, start_at=start)[:, -1]
         return hm.run(batch, start_at=start).last_logits
+
+
+def answer_columns(hm, metric, clean_final: Tensor, clean_logits: Tensor) -> Tensor | None:
+    """The token ids a metric reads (``metric.columns``, e.g. the answers of a logit difference) when the model's
+    logits are its unembedding of its final norm and nothing after it (checked on the clean run's last tokens:
+    ``clean_final [pairs, d]``, ``clean_logits [pairs, vocab]``), else None (every logit is computed)."""
+    answers = getattr(metric, "columns", None)
+    head = hm.model.get_output_embeddings()
+    if answers is None or not isinstance(head, torch.nn.Linear) or hm.layout is None:
+        return None
+    columns = answers.flatten().unique()
+    ours = unembed(hm, clean_final, columns)[:, columns]
+    theirs = clean_logits[:, columns].to(ours.device, ours.dtype)
+    scale = float(theirs.abs().max()) + 1e-6
+    return columns if torch.allclose(ours, theirs, rtol=1e-5, atol=1e-5 * scale) else None
 
 
 def _replace_slots(rows: Tensor, slots: Tensor | None, values: Tensor) -> Callable[[Tensor, object], Tensor]:
