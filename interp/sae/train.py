@@ -19,6 +19,8 @@ moments, dead-feature counters, the step) is saved every ``checkpoint_every`` st
 ``out/checkpoint.safetensors`` and a rerun with the same settings resumes there; the batch order and
 group layer draws are functions of (seed, step), so a resumed run equals an uninterrupted one. The
 trained SAEs are written to ``out/sae_0``, ``out/sae_1``, ... and the log to ``out/training.csv``.
+With ``test`` (held-out activations), every logged step also records each SAE's ``test_fvu``: the
+mean over its sites of its FVU on that site's held-out tokens (a layer-group SAE on each of its layers).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from tqdm.auto import tqdm
 from interp.errors import InputError
 from interp.io import atomic_write_bytes, atomic_write_text, write_table
 from interp.sae.activations import Activations
+from interp.sae.evaluate import reconstruction
 from interp.sae.model import SAE
 from interp.sae.stack import SAEStack
 from interp.sae.train_config import SAESpec, TrainConfig
@@ -116,6 +119,15 @@ def _check(store: Activations, specs: list[SAESpec], config: TrainConfig) -> int
     return next(iter(widths.values()))
 
 
+def _test_fvu(stack: SAEStack, specs: list[SAESpec], scales: Tensor, test: Activations | None) -> list[dict]:
+    """Per SAE of ``stack``, ``{"test_fvu": mean over its sites of its FVU on test[site]}`` (``{}`` without test)."""
+    if test is None:
+        return [{} for _ in specs]
+    saes = stack.to_saes(scales)
+    return [{"test_fvu": sum(reconstruction(sae, test[site])["fvu"] for site in spec.sites) / len(spec.sites)}
+            for sae, spec in zip(saes, specs)]
+
+
 def _state(stacks, optimizers, since_fired, step) -> dict[str, Tensor]:
     state = {"step": torch.tensor(step)}
     for s, (stack, optimizer) in enumerate(zip(stacks, optimizers)):
@@ -143,9 +155,10 @@ def _restore(state, stacks, optimizers, since_fired) -> int:
 
 def train_saes(store: Activations, specs: Sequence[SAESpec], config: TrainConfig | None = None, *,
                out: str | Path | None = None, model: str | None = None, progress: bool | None = None,
-               stop_after: int | None = None) -> Trained:
+               stop_after: int | None = None, test: Activations | None = None) -> Trained:
     """Train one SAE per spec on ``store`` (see the module docstring). ``stop_after``: end after this
-    many steps (a checkpoint is written first), as an interruption would; rerun to finish."""
+    many steps (a checkpoint is written first), as an interruption would; rerun to finish. ``test``:
+    held-out activations of the same sites, for the ``test_fvu`` column of the log."""
     specs, config = list(specs), config or TrainConfig()
     d_in = _check(store, specs, config)
     generator = torch.Generator().manual_seed(config.seed)
@@ -199,11 +212,12 @@ def train_saes(store: Activations, specs: Sequence[SAESpec], config: TrainConfig
             since_fired[s] = torch.where(result["fired"], 0, since_fired[s] + 1)
             metrics.append((group, result, dead))
         if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
-            for group, result, dead in metrics:
+            for stack, (group, result, dead) in zip(stacks, metrics):
+                held_out = _test_fvu(stack, [specs[i] for i in group], scales[group], test)
                 for j, i in enumerate(group):
                     rows_log.append({"step": step + 1, "sae": i, "loss": float(result["loss"][j].detach()),
                                      "fvu": float(result["fvu"][j]), "l0": float(result["l0"][j]),
-                                     "dead": float(dead[j].float().mean())})
+                                     "dead": float(dead[j].float().mean()), **held_out[j]})
             recent = rows_log[-len(specs):]
             bar.set_postfix(loss=f"{sum(r['loss'] for r in recent) / len(recent):.3g}",
                             fvu=f"{sum(r['fvu'] for r in recent) / len(recent):.3f}",

@@ -10,7 +10,10 @@ import interp
 from interp.sae import SAE
 from interp.sae.activations import Activations, collect
 from interp.sae.evaluate import evaluate, lm_losses, reconstruction
+from interp.sae.group_report import compare_groups
 from interp.sae.groups import amad, angular_distances, layer_groups, merge_order
+from interp.sae.train import train_saes
+from interp.sae.train_config import SAESpec, TrainConfig
 
 
 def random_distances(n: int, seed: int) -> torch.Tensor:
@@ -88,3 +91,30 @@ def test_evaluate_gives_a_row_per_layer_of_a_group_sae():
     table = evaluate([group], store, hm=hm, blocks=blocks)
     assert list(table["site"]) == ["resid_post.0", "resid_post.1"]
     assert (table["fvu"] < 1e-8).all() and (table["loss_recovered"] - 1).abs().max() < 1e-4
+
+
+def test_held_out_fvu_is_logged_per_sae_and_costs_are_read_off_it():
+    """``test_fvu`` in the log is the trained SAE's held-out FVU (a group SAE's: the mean over its layers),
+    and a comparison's steps to the target are the first logged step whose per-layer mean reaches it."""
+    torch.manual_seed(0)
+    base = torch.randn(2600, 16) * torch.linspace(0.2, 2.0, 16)
+    store = Activations({f"resid_post.{i}": base + 0.05 * i * torch.randn(2600, 16) for i in range(3)})
+    train, test = store.split(600)
+    specs = [SAESpec("resid_post.0", 32, "topk", k=4), SAESpec(["resid_post.1", "resid_post.2"], 32, "topk", k=4)]
+    trained = train_saes(train, specs, TrainConfig(steps=12, batch_size=256, lr_warmup_steps=1, log_every=4),
+                         test=test)
+    last = trained.history[trained.history.step == 12].set_index("sae").test_fvu
+    assert last[0] == pytest.approx(reconstruction(trained.saes[0], test["resid_post.0"])["fvu"], rel=1e-5)
+    group = [reconstruction(trained.saes[1], test[s])["fvu"] for s in ("resid_post.1", "resid_post.2")]
+    assert last[1] == pytest.approx(sum(group) / 2, rel=1e-5)
+    assert sorted(trained.history.step.unique()) == [4, 8, 12]
+
+    report = compare_groups(train, test, store.sites, specs[0], TrainConfig(steps=12, batch_size=256,
+                            lr_warmup_steps=1, log_every=2), n_groups=1, target_fvu=0.9)
+    for row in report.cost.itertuples():
+        curve = report.curve[report.curve.approach == row.approach]
+        first = curve[curve.fvu <= 0.9].step
+        assert row.steps_to_target == (int(first.iloc[0]) if len(first) else None)
+        if len(first):
+            assert row.flops_to_target == row.training_flops * row.steps_to_target / 12
+    assert curve.fvu.iloc[-1] < curve.fvu.iloc[0]                  # the groups' held-out FVU falls while training
