@@ -43,8 +43,8 @@ from interp.io import atomic_write_text
 OWNER_FILE = ".interp-owner.json"
 OUTPUT_NAMES = ("results.csv", "summary.csv", "meta.json", "predictions.csv", "generations.csv", "attribution.csv",
                 "known.csv", "experiment.toml", "units", "directions", "figures", "runs", "vectors", "saes",
-                "saelens", "activations", "cost.csv", "distances.csv", "contexts.csv", "rows", "edges.csv",
-                "circuit.csv", "faithfulness.csv", OWNER_FILE)
+                "saelens", "activations", "cost.csv", "fvu_curve.csv", "distances.csv", "contexts.csv", "rows",
+                "edges.csv", "circuit.csv", "faithfulness.csv", OWNER_FILE)
 # meta.json's "evaluator" -> the command that writes it
 _EVALUATOR_COMMANDS = {"causalgym": "causalgym", "syntaxgym": "syntaxgym", "steering": "steer", "recall": "recall",
                        "experiment": "run"}

@@ -141,11 +141,13 @@ def run_groups(args: argparse.Namespace) -> int:
         write_html({"layer_groups": [group_fvu(table), distance_heatmap(report.distances, sites, report.groups)]}, out)
     meta = _meta(hm, args, sites=sites, groups=report.groups, amad=report.amad, threshold=threshold,
                  n_groups=len(report.groups), n_tokens_train=train.n_tokens, n_tokens_test=test.n_tokens,
-                 spec=spec.to_dict(), config=config.to_dict())
-    write_run(out, results, table, meta, extra={"cost": report.cost, "distances": distances})
+                 spec=spec.to_dict(), config=config.to_dict(), target_fvu=report.target_fvu)
+    write_run(out, results, table, meta, extra={"cost": report.cost, "distances": distances,
+                                                "fvu_curve": report.curve})
     print("groups: " + " | ".join(",".join(g) for g in report.groups) + f"  (AMAD {report.amad:.3f})")
     print(table.drop(columns="group_sites").to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    print(f"cost (to_target: until the mean per-layer held-out FVU reached {report.target_fvu:.4g}):")
     print(report.cost.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    print(f"\nwrote {out}/saes/ (groups/, per_layer/), results.csv, summary.csv, cost.csv, distances.csv, meta.json, "
-          "figures/")
+    print(f"\nwrote {out}/saes/ (groups/, per_layer/), results.csv, summary.csv, cost.csv, fvu_curve.csv, "
+          "distances.csv, meta.json, figures/")
     return 0

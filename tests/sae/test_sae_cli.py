@@ -98,6 +98,8 @@ def test_groups_writes_both_kinds_of_sae_and_keeps_them_on_a_rerun(tiny_llama_di
     out = tmp_path / "groups"
     meta = json.loads((out / "meta.json").read_text())
     assert meta["groups"] == [["resid_post.0", "resid_post.1"]]
+    curve = pd.read_csv(out / "fvu_curve.csv")
+    assert set(curve.approach) == {"per_layer", "groups"} and meta["target_fvu"] > 0
     assert list(pd.read_csv(out / "cost.csv")["n_saes"]) == [2, 1]
     assert SAE.load(out / "saes" / "groups" / "sae_0").sites == ("resid_post.0", "resid_post.1")
     results = pd.read_csv(out / "results.csv")
