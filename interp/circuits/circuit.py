@@ -113,7 +113,7 @@ class FaithfulnessCurve:
 
 
 def faithfulness_curve(hm, task: Task, scores: EdgeScores, sizes: Sequence[int], *, select: str = "top_n",
-                       mode: str = "corrupted", circuits_per_batch: int = 4) -> FaithfulnessCurve:
+                       mode: str = "corrupted", circuits_per_batch: int | None = None) -> FaithfulnessCurve:
     """Faithfulness of the circuit of each size (``select``: ``"top_n"`` or ``"greedy"``)."""
     if select not in ("top_n", "greedy"):
         raise InputError(f"select must be 'top_n' or 'greedy', not {select!r}")

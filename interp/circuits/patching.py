@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from interp.circuits.ablated import ablated_metric
 from interp.circuits.graph import Graph
 from interp.circuits.metrics import make_metric
 from interp.circuits.nodes import NodeOutputs, head_blocks
@@ -138,16 +139,24 @@ def patch_edges(hm, task: Task, edges: Sequence[tuple[int, int]], *, metric: str
 
 
 def ablate_outside(hm, task: Task, circuits: Tensor, *, metric: str = "logit_diff", mode: str = "corrupted",
-                   circuits_per_batch: int = 4, prepared: Prepared | None = None) -> Tensor:
+                   circuits_per_batch: int | None = None, prepared: Prepared | None = None,
+                   path: str = "layers") -> Tensor:
     """The metric (mean over pairs) with every edge outside each circuit ablated; ``circuits [S, n_upstream,
-    n_downstream]`` bool (or one ``[n_upstream, n_downstream]``). Returns ``[S]``."""
+    n_downstream]`` bool (or one ``[n_upstream, n_downstream]``). Returns ``[S]``. ``path``: ``"layers"`` (one
+    layer at a time, :mod:`interp.circuits.ablated`) or ``"channels"`` (the channel forward of
+    :mod:`interp.circuits.split`, the reference; same values); ``circuits_per_batch``: circuits run together
+    (default 8 on the layer path, 4 in the channel forward, whose rows are 18 wide)."""
     prepared = prepared or Prepared.of(hm, task, metric=metric, mode=mode)
     graph = prepared.graph
     circuits = circuits[None] if circuits.ndim == 2 else circuits
     if circuits.shape[1:] != (graph.n_upstream, graph.n_downstream):
         raise InputError(f"circuits must be [S, {graph.n_upstream}, {graph.n_downstream}] (upstream × downstream); "
                          f"got {list(circuits.shape)}")
-    pairs, values = len(task), []
+    if path not in ("layers", "channels"):
+        raise InputError(f"path must be 'layers' or 'channels', not {path!r}")
+    if path == "layers":
+        return ablated_metric(hm, prepared, circuits, circuits_per_batch or 8)
+    pairs, values, circuits_per_batch = len(task), [], circuits_per_batch or 4
     for start in range(0, len(circuits), circuits_per_batch):
         chunk = circuits[start:start + circuits_per_batch]
         ablated = (graph.mask & ~chunk.bool()).repeat_interleave(pairs, 0)  # [S * pairs, U, D]

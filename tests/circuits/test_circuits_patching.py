@@ -98,3 +98,29 @@ def test_resumed_edge_patching_equals_the_channel_forward(family, mode):
     fast = patch_edges(hm, TOY, edges, prepared=prepared, edges_per_batch=8).patched
     channels = prepared.run(hm, edge_plan(graph, edges, len(TOY))).reshape(len(edges), len(TOY)).double().mean(1)
     assert torch.allclose(fast, channels.cpu(), atol=1e-10)
+
+
+@pytest.mark.parametrize("family,mode", [("gpt2", "corrupted"), ("llama", "mean"), ("neox", "corrupted"),
+                                         ("qwen2", "corrupted"), ("granite", "corrupted"), ("phi3", "mean")])
+def test_layer_by_layer_ablation_equals_the_channel_forward(family, mode):
+    hm = _double(family)
+    graph = Graph.of(hm)
+    prepared = Prepared.of(hm, TOY, mode=mode)
+    generator = torch.Generator().manual_seed(0)
+    random = [graph.mask & (torch.rand(graph.mask.shape, generator=generator) < share) for share in (0.1, 0.5, 0.9)]
+    late = graph.mask.clone()
+    late[:, : graph.per_layer_down] = False  # only edges into layer 0 kept: the layer path starts at layer 1
+    late = ~late & graph.mask
+    circuits = torch.stack([*random, late, graph.mask, torch.zeros_like(graph.mask), random[1]])
+    layers = ablate_outside(hm, TOY, circuits, prepared=prepared, circuits_per_batch=3)
+    channels = ablate_outside(hm, TOY, circuits, prepared=prepared, path="channels")
+    assert torch.allclose(layers, channels, atol=1e-10)
+    assert float(layers[4]) == float(prepared.clean_metric.double().mean())  # the full circuit is the clean run
+    assert float(layers[6]) == float(layers[1])  # identical circuits, one value
+
+
+def test_faithfulness_curve_ends_are_exactly_one_and_zero():
+    hm = interp.models.tiny("llama")  # float32: exact by construction, not by tolerance
+    scores = edge_scores(hm, TOY)
+    curve = faithfulness_curve(hm, TOY, scores, sizes=[0, 7, scores.graph.n_edges])
+    assert curve.faithfulness[0] == 0.0 and curve.faithfulness[-1] == 1.0
