@@ -110,8 +110,8 @@ def edge_plan(graph: Graph, edges: Sequence[tuple[int, int]], pairs: int) -> Pla
 
 def patch_edges(hm, task: Task, edges: Sequence[tuple[int, int]], *, metric: str = "logit_diff",
                 mode: str = "corrupted", edges_per_batch: int = 32, prepared: Prepared | None = None) -> EdgePatching:
-    """Patch each edge alone: edges grouped by the layer they enter, ``edges_per_batch`` of a group as rows
-    of one forward resumed at that layer and token (:mod:`interp.circuits.resumed`; 1 = one forward per edge)."""
+    """Patch each edge alone: edges sorted by the layer they enter, ``edges_per_batch`` of them as rows of one
+    forward per layer, each row joining at its edge's layer and token (:mod:`interp.circuits.resumed`)."""
     prepared = prepared or Prepared.of(hm, task, metric=metric, mode=mode)
     graph = prepared.graph
     edges = [(int(u), int(d)) for u, d in edges]
@@ -120,15 +120,9 @@ def patch_edges(hm, task: Task, edges: Sequence[tuple[int, int]], *, metric: str
             raise InputError(f"({up}, {down}) is not an edge: {graph.up_name(up)} is not before "
                              f"{graph.down_name(down)}")
     pairs = len(task)
-    by_layer: dict[int, list[int]] = {}
-    for e, (_, down) in enumerate(edges):
-        by_layer.setdefault(graph.down_layer(down), []).append(e)
-    order, finals = [], []
-    for layer, members in sorted(by_layer.items()):
-        for start in range(0, len(members), edges_per_batch):
-            chunk = members[start:start + edges_per_batch]
-            finals.append(final_residuals(hm, prepared, [edges[e] for e in chunk], layer))
-            order.extend(chunk)
+    order = sorted(range(len(edges)), key=lambda e: graph.down_layer(edges[e][1]))  # by the layer they enter
+    finals = [final_residuals(hm, prepared, [edges[e] for e in order[start:start + edges_per_batch]])
+              for start in range(0, len(order), edges_per_batch)]
     patched = torch.zeros(len(edges), dtype=torch.float64)
     if edges:
         final = torch.cat(finals)  # [edges * pairs, d] in `order`, then pair

@@ -1,7 +1,7 @@
 """Exact edge patching resumed at the edge's downstream layer: nothing below it is recomputed.
 
 Patching an edge ``u → v`` changes nothing before ``v``'s layer ``L``, and there every other input reads
-the clean stream. So a batch of edges into layer ``L`` (each a row per pair) runs in two short forwards:
+the clean stream. So an edge's row needs, at layer ``L``:
 
 1. **the edited input** (``v``'s own copy of the stream, layer ``L`` only): start at ``resid_pre.L`` from
    the clean run's stream plus ``u``'s difference (source − clean, from the cached node outputs) and stop
@@ -10,13 +10,15 @@ the clean stream. So a batch of edges into layer ``L`` (each a row per pair) run
 2. **the trunk** from ``resid_pre.L`` (the clean run's) to ``resid_post`` of the last layer, ``v``'s head slot
    of ``q/k/v.L`` (or ``mlp_out.L``) taken from step 1.
 
-The trunk recomputes only the tokens from the first one at which any upstream node's source output differs
-from its clean one (:func:`unchanged_prefix`; the tokens before it are the clean run's in every patched run,
-causal attention reads them from the clean run's keys and values) and unembeds nothing. An edge into the
-logits starts there: the clean final residual plus ``u``'s difference. The last tokens' final residuals of
-every row, whatever layer it started at, then go through the final norm and the unembedding together
-(:func:`unembed`: one forward of a one-token batch from that site): the unembedding matrix is the largest
-weight of a small model, and read once for many rows.
+Many edges run together (:func:`final_residuals`) as one forward per layer from the first layer any of them
+enters: a row joins the batch at its edge's layer, so every layer runs once for all the rows that need it
+(a small model on CPU is bound by reading the weights when a forward has few rows). The trunk recomputes
+only the tokens from the first one at which any upstream node's source output differs from its clean one
+(:func:`unchanged_prefix`; the tokens before it are the clean run's in every patched run, causal attention
+reads them from the clean run's keys and values) and unembeds nothing. An edge into the logits starts there:
+the clean final residual plus ``u``'s difference. The last tokens' final residuals of every row then go
+through the final norm and the unembedding together (:func:`unembed`; only the answers' logits when the
+metric reads only those: :func:`answer_columns`).
 
 The values equal the channel forward of :mod:`interp.circuits.split` (``Prepared.run`` with
 :func:`~interp.circuits.patching.edge_plan`): tested to 1e-10 in float64.
@@ -31,7 +33,7 @@ The values equal the channel forward of :mod:`interp.circuits.split` (``Prepared
 >>> prepared.prefix                                  # the start token and "The": the same in both, not rerun
 2
 >>> edges = [(0, graph.down_index(1, "q", 2)), (graph.head_up(1, 3), graph.down_index(1, "mlp"))]
->>> final = final_residuals(hm, prepared, edges, layer=1)            # [edges * pairs, d_model]
+>>> final = final_residuals(hm, prepared, edges)                     # [edges * pairs, d_model]
 >>> fast = prepared.metric(unembed(hm, final), torch.zeros(2, dtype=torch.long))
 >>> torch.allclose(fast, prepared.run(hm, edge_plan(graph, edges, 1)), atol=1e-5)
 True
@@ -46,6 +48,7 @@ from torch import Tensor
 
 from interp.graph.inputs import Batch
 from interp.graph.resume import resume, resume_support, resumed_logits
+from interp.graph.runner import StopForward
 from interp.interventions import Apply
 
 
@@ -112,68 +115,114 @@ def answer_columns(hm, metric, clean_final: Tensor, clean_logits: Tensor) -> Ten
     return columns if torch.allclose(ours, theirs, rtol=1e-5, atol=1e-5 * scale) else None
 
 
-def _replace_slots(rows: Tensor, slots: Tensor | None, values: Tensor) -> Callable[[Tensor, object], Tensor]:
-    """A handler writing ``values[rows, :, slots]`` (heads ``slots[i]`` of row ``rows[i]``) into the activation
-    (``slots`` None: the whole rows)."""
+def write_rows(rows: Tensor, heads: Tensor | None, values: Tensor) -> Callable[[Tensor, object], Tensor]:
+    """A handler writing ``values [n, P, ...]`` into row ``rows[i]`` of the activation (head ``heads[i]`` of it
+    when ``heads`` is given: ``values [n, P, d_head]``)."""
 
     def edit(act: Tensor, ctx) -> Tensor:
         act = act.clone()
         index = rows.to(act.device)
-        if slots is None:
-            act[index] = values[index].to(act.dtype)
+        if heads is None:
+            act[index] = values.to(act.device, act.dtype)
         else:
-            heads = slots.to(act.device)
-            act[index, :, heads] = values[index, :, heads].to(act.dtype)
+            act[index, :, heads.to(act.device)] = values.to(act.device, act.dtype)
         return act
 
     return edit
 
 
-def final_residuals(hm, prepared, edges: Sequence[tuple[int, int]], layer: int) -> Tensor:
+def final_residuals(hm, prepared, edges: Sequence[tuple[int, int]]) -> Tensor:
     """``[len(edges) * pairs, d]`` (row ``e * pairs + p``): the last token's ``resid_post`` of the last layer with
-    each edge patched alone; every edge enters layer ``layer`` (``graph.n_layers``: the logits)."""
+    each edge patched alone. One forward per layer from the first one an edge enters: a row joins the batch at
+    the layer its edge enters (from the clean stream, its input edited), so each layer's weights are read once
+    for every row that runs it."""
     graph, clean = prepared.graph, prepared.clean
     pairs = prepared.clean_batch.size
     rows = len(edges) * pairs
     pair = torch.arange(rows) % pairs
-    batch = Batch(prepared.clean_batch.input_ids.repeat(len(edges), 1),
-                  prepared.clean_batch.attention_mask.repeat(len(edges), 1))
-    last = (torch.arange(rows), batch.last_index)
+    batch = Batch(prepared.clean_batch.input_ids[pair], prepared.clean_batch.attention_mask[pair])
+    last = batch.last_index
     diff = torch.cat([upstream_difference(prepared, u) for u, _ in edges])  # [rows, P, d]
+    entry = torch.tensor([graph.down_layer(d) for _, d in edges]).repeat_interleave(pairs)  # [rows]
     final_site = f"resid_post.{graph.n_layers - 1}"
-    if layer == graph.n_layers:
-        return (clean.stream[final_site][pair] + diff)[last]
+    final = (clean.stream[final_site][pair] + diff)[torch.arange(rows), last]  # the edges into the logits
+    start = prepared.prefix if clean.key_values is not None else 0
+    active, stream = torch.zeros(0, dtype=torch.long), None
+    for layer in range(int(entry.min()), graph.n_layers):
+        joining = (entry == layer).nonzero().flatten()
+        hooks = _edited_inputs(hm, prepared, edges, batch, diff, joining, len(active), layer, start)
+        pre = clean.stream[f"resid_pre.{layer}"][pair[joining], start:]
+        active = torch.cat([active, joining])
+        stream = pre if stream is None else torch.cat([stream, pre])
+        stream = _run_layer(hm, prepared, layer, Batch(batch.input_ids[active], batch.attention_mask[active]),
+                            pair[active], stream, hooks, start)
+    if stream is not None:
+        final[active] = stream[torch.arange(len(active)), last[active] - start]
+    return final
+
+
+def _edited_inputs(hm, prepared, edges, batch: Batch, diff: Tensor, joining: Tensor, offset: int, layer: int,
+                   start: int) -> dict[str, list]:
+    """Run the edited inputs of the rows ``joining`` at ``layer`` (``v``'s copy of the stream plus ``u``'s
+    difference, to ``q/k/v.L`` or ``mlp_out.L``); returns ``{site: [handler]}`` writing them into those rows'
+    slots of the trunk, where they are rows ``offset`` on."""
+    if not len(joining):
+        return {}
+    graph, clean = prepared.graph, prepared.clean
+    pairs = prepared.clean_batch.size
+    pair = joining % pairs
+    ups = [edges[int(r) // pairs][0] for r in joining]
+    slots = [graph.down_slot(edges[int(r) // pairs][1]) for r in joining]
+    same_layer = torch.tensor([graph.up_layer(u) == layer for u in ups])
     pre = clean.stream[f"resid_pre.{layer}"][pair]
-    same_layer = torch.tensor([graph.up_layer(u) == layer for u, _ in edges]).repeat_interleave(pairs)
-    own = pre + diff * (~same_layer).to(diff.dtype)[:, None, None]
-    slots = [graph.down_slot(d) for _, d in edges]
+    own = pre + diff[joining] * (~same_layer).to(diff.dtype)[:, None, None]
     kinds = sorted({kind for kind, _ in slots})
     sites = {kind: f"{'mlp_out' if kind == 'mlp' else kind}.{layer}" for kind in kinds}
     held = []
     if "mlp" in kinds and not graph.parallel:  # the MLP's copy reads the clean attention output (+ same-layer head)
-        attn = clean.stream[f"attn_out.{layer}"][pair] + diff * same_layer.to(diff.dtype)[:, None, None]
+        attn = clean.stream[f"attn_out.{layer}"][pair] + diff[joining] * same_layer.to(diff.dtype)[:, None, None]
         held.append(Apply(f"attn_out.{layer}", lambda act, ctx: attn.to(act.device, act.dtype)))
+    copies = Batch(batch.input_ids[joining], batch.attention_mask[joining])
     with torch.no_grad():
-        copy = hm.run(batch, start_at=(f"resid_pre.{layer}", own), interventions=held, cache=list(sites.values()),
+        copy = hm.run(copies, start_at=(f"resid_pre.{layer}", own), interventions=held, cache=list(sites.values()),
                       logits=False).cache
-    start = prepared.prefix if clean.key_values is not None else 0
-    hooks: dict[str, list] = {}
+    hooks = {}
     for kind, site in sites.items():
-        owned = [e for e, (k, _) in enumerate(slots) if k == kind]
-        index = torch.tensor([e * pairs + p for e in owned for p in range(pairs)])
-        heads = None if kind == "mlp" else torch.tensor([slots[e][1] for e in owned for _ in range(pairs)])
-        hooks[site] = [_replace_slots(index, heads, copy[site][:, start:])]
-    if clean.key_values is not None:  # the trunk from the first changed token, the clean run's keys before it
-        kept: list[Tensor] = []
-        hooks.setdefault(final_site, []).append(lambda act, ctx: kept.append(act[last[0], last[1] - start]))
-        past = [(k[pair, :, :start], v[pair, :, :start]) for k, v in clean.key_values] if start else None
-        positions = (torch.arange(batch.width)[None, :] - batch.offsets[:, None]).clamp(min=0)[:, start:]
-        resumed_logits(hm, (f"resid_pre.{layer}", pre[:, start:]), input_ids=batch.input_ids[:, start:],
+        mine = torch.tensor([k == kind for k, _ in slots])
+        index = mine.nonzero().flatten()
+        if kind == "mlp":
+            hooks[site] = [write_rows(offset + index, None, copy[site][index, start:])]
+        else:
+            heads = torch.tensor([h for _, h in slots])[mine]
+            hooks[site] = [write_rows(offset + index, heads, copy[site][index, start:, heads])]
+    return hooks
+
+
+def _run_layer(hm, prepared, layer: int, batch: Batch, pair: Tensor, stream: Tensor, hooks: dict[str, list],
+               start: int) -> Tensor:
+    """``resid_post.L`` ``[rows, P - start, d]`` of layer ``layer`` run from ``resid_pre.L`` ``stream`` with
+    ``hooks``: tokens from ``start`` on, the clean run's keys and values (of pair ``pair [rows]``) before it."""
+    site = f"resid_post.{layer}"
+    clean = prepared.clean
+    if clean.key_values is None:
+        edits = [Apply(name, handlers[0]) for name, handlers in hooks.items()]
+        with torch.no_grad():
+            return hm.run(batch, start_at=(f"resid_pre.{layer}", stream), interventions=edits, cache=[site],
+                          logits=False).cache[site]
+    kept: list[Tensor] = []
+
+    def keep_and_stop(act: Tensor, ctx) -> None:
+        kept.append(act)
+        raise StopForward(site)  # the layers above run in the next forward, with the rows joining there
+
+    hooks = {**hooks, site: [*hooks.get(site, []), keep_and_stop]}
+    past = [(k[pair, :, :start], v[pair, :, :start]) for k, v in clean.key_values] if start else None
+    positions = (torch.arange(batch.width)[None, :] - batch.offsets[:, None]).clamp(min=0)[:, start:]
+    try:
+        resumed_logits(hm, (f"resid_pre.{layer}", stream), input_ids=batch.input_ids[:, start:],
                        attention_mask=batch.attention_mask, position_ids=positions,
-                       logits_to_keep=torch.zeros(rows, 0, dtype=torch.long), key_values=past, hooks=hooks, batch=batch)
-        return kept[0]
-    edits = [Apply(site, handlers[0]) for site, handlers in hooks.items()]
-    with torch.no_grad():
-        trunk = hm.run(batch, start_at=(f"resid_pre.{layer}", pre), interventions=edits, cache=[final_site],
-                       logits=False).cache[final_site]
-    return trunk[last]
+                       logits_to_keep=torch.zeros(batch.size, 0, dtype=torch.long), key_values=past, hooks=hooks,
+                       batch=batch)
+    except StopForward:
+        pass
+    return kept[0]
