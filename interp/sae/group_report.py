@@ -67,11 +67,13 @@ def training_flops(spec: SAESpec, d_in: int, config: TrainConfig) -> float:
 def compare_groups(train: Activations, test: Activations, sites: Sequence[str], spec: SAESpec,
                    config: TrainConfig, *, n_groups: int | None = None, threshold: float | None = None,
                    progress: bool | None = None, out: str | Path | None = None,
-                   target_fvu: float | None = None) -> GroupComparison:
+                   target_fvu: float | None = None, group_config: TrainConfig | None = None) -> GroupComparison:
     """Group ``sites`` (see :mod:`interp.sae.groups`), train one SAE per group and one per layer (``spec``
     with its site replaced), and compare them on ``test``. ``out``: train with checkpoints in
     ``out/per_layer`` and ``out/groups`` (SAEs saved there; a rerun resumes, finished trainings are kept).
-    ``target_fvu``: the mean per-layer FVU whose cost is compared (default: 1.1 x the per-layer SAEs')."""
+    ``target_fvu``: the mean per-layer FVU whose cost is compared (default: 1.1 x the per-layer SAEs').
+    ``group_config``: the group SAEs' training pass when it differs (say, more steps, since each group
+    SAE learns several layers; the cost to the target counts the steps it took either way)."""
     sites = list(sites)
     distances = angular_distances(train, sites)
     index_groups = layer_groups(distances, n_groups=n_groups, threshold=threshold)
@@ -80,7 +82,8 @@ def compare_groups(train: Activations, test: Activations, sites: Sequence[str], 
     folders = (None, None) if out is None else (Path(out) / "per_layer", Path(out) / "groups")
     per_layer = train_saes(train, [spec.with_site(s) for s in sites], config, progress=progress, out=folders[0],
                            test=test)
-    grouped = train_saes(train, [spec.with_site(g[0] if len(g) == 1 else tuple(g)) for g in groups], config,
+    group_config = group_config or config
+    grouped = train_saes(train, [spec.with_site(g[0] if len(g) == 1 else tuple(g)) for g in groups], group_config,
                          progress=progress, out=folders[1], test=test)
     rows = []
     for g, group in enumerate(groups):
@@ -94,15 +97,16 @@ def compare_groups(train: Activations, test: Activations, sites: Sequence[str], 
                        _mean_per_layer_fvu(grouped.history, [len(g) for g in groups], "groups")], ignore_index=True)
     if target_fvu is None:
         target_fvu = 1.1 * curve.query("approach == 'per_layer'").fvu.iloc[-1]
-    flops = training_flops(spec, d_in, config) / config.steps              # per SAE per step
     cost = []
-    for approach, trained, n_saes in (("per_layer", per_layer, len(sites)), ("groups", grouped, len(groups))):
+    for approach, trained, n_saes, pass_ in (("per_layer", per_layer, len(sites), config),
+                                             ("groups", grouped, len(groups), group_config)):
+        flops = training_flops(spec, d_in, pass_) / pass_.steps            # per SAE per step
         reached = curve[(curve.approach == approach) & (curve.fvu <= target_fvu)].step
         steps = int(reached.iloc[0]) if len(reached) else None
-        cost.append({"approach": approach, "n_saes": n_saes, "steps": config.steps,
-                     "training_flops": flops * config.steps * n_saes, "seconds": trained.seconds,
+        cost.append({"approach": approach, "n_saes": n_saes, "steps": pass_.steps,
+                     "training_flops": flops * pass_.steps * n_saes, "seconds": trained.seconds,
                      "steps_to_target": steps, "flops_to_target": None if steps is None else flops * steps * n_saes,
-                     "seconds_to_target": None if steps is None else trained.seconds * steps / config.steps})
+                     "seconds_to_target": None if steps is None else trained.seconds * steps / pass_.steps})
     return GroupComparison(groups, distances, amad(distances, index_groups), pd.DataFrame(rows), pd.DataFrame(cost),
                            curve, float(target_fvu))
 
