@@ -44,11 +44,17 @@ from interp.circuits.resumed import unembed, upstream_difference
 from interp.graph.inputs import Batch
 from interp.interventions import Apply
 
+DIFFS_BYTES = 2**29  # at most this much of upstream differences ([rows, U, P, d]) held per batch of circuits
+
 
 def ablated_metric(hm, prepared, circuits: Tensor, circuits_per_batch: int = 8) -> Tensor:
     """``[S]``: the metric (mean over pairs) with every edge outside each circuit (``[S, n_upstream,
-    n_downstream]`` bool) ablated to ``prepared``'s source."""
+    n_downstream]`` bool) ablated to ``prepared``'s source; at most ``circuits_per_batch`` circuits per batch
+    (fewer when their upstream differences would pass ``DIFFS_BYTES``)."""
     graph = prepared.graph
+    embed = prepared.clean.embed
+    per_circuit = embed.numel() * graph.n_upstream * embed.element_size()  # [pairs, U, P, d] per circuit
+    circuits_per_batch = max(1, min(circuits_per_batch, DIFFS_BYTES // per_circuit))
     ablated = graph.mask & ~circuits.bool()
     values = prepared.clean_metric.double().mean().cpu().repeat(len(circuits))
     todo = ablated.flatten(1).any(1).nonzero().flatten()
