@@ -25,12 +25,20 @@ def print_table(rows: list[tuple], header: tuple) -> None:
         print("  ".join(str(x).rjust(w) if i else str(x).ljust(w) for i, (x, w) in enumerate(zip(line, widths))))
 
 
+def _plain(value):
+    """numpy / torch scalars (a pandas cell, a tensor item) as Python numbers; NaN as null."""
+    if hasattr(value, "item"):
+        value = value.item()
+        return None if value != value else value
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def report(script: str, headline: dict) -> None:
     """Print the headline JSON line and write it atomically to ``results/<script>.json``."""
     headline = {"benchmark": script, **headline, "machine": machine()}
-    line = json.dumps(headline, sort_keys=True)
+    line = json.dumps(headline, sort_keys=True, default=_plain)
     RESULTS.mkdir(exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=RESULTS, delete=False, suffix=".tmp") as handle:
-        handle.write(json.dumps(headline, indent=2, sort_keys=True) + "\n")
+        handle.write(json.dumps(headline, indent=2, sort_keys=True, default=_plain) + "\n")
     os.replace(handle.name, RESULTS / f"{script}.json")
     sys.stdout.write(line + "\n")

@@ -10,12 +10,13 @@
    interp needs to reach SAELens's final FVU; then interp training 4 SAEs in one pass. SAELens is used
    when importable (``PYTHONPATH`` to a folder with sae-lens; it is not in the lock: it needs
    transformer-lens < 4), else the row says so;
-3. layer groups on all 30 layers: angular distances, the groups (AMAD threshold), one SAE per group vs
-   one per layer with the same steps per SAE: per-layer held-out FVU of each, training FLOPs and
-   seconds, in all and until each approach's mean per-layer FVU reached 1.1 x the per-layer SAEs' final.
+3. layer groups on all 30 layers: angular distances, the groups (AMAD threshold), one SAE per group
+   (1.5x the steps, since each learns several layers) vs one per layer (1152 features, k 32, 200 steps
+   of 512): per-layer held-out FVU of each, training FLOPs and seconds, in all and until each approach's
+   mean per-layer held-out FVU (logged every 10 steps) first reached 1.1 x the per-layer SAEs' final.
 
-About 10 minutes on one thread; every size is a flag.
-    OMP_NUM_THREADS=1 python benchmarks/sae.py [--collect-tokens 1024] [--group-tokens 4096] [--steps 100] ...
+About 15 minutes on one idle thread; every size is a flag.
+    OMP_NUM_THREADS=1 python benchmarks/sae.py [--collect-tokens 1024] [--group-tokens 13312] [--steps 100] ...
 """
 
 from __future__ import annotations
@@ -147,18 +148,21 @@ def groups(store, hm, args) -> dict:
     train, test = store.split(args.test_tokens)
     spec = SAESpec(sites[0], args.group_d_sae, "topk", k=args.group_k, lr=args.lr)
     config = TrainConfig(steps=args.group_steps, batch_size=args.group_batch, lr_warmup_steps=args.warmup,
-                         lr_decay_fraction=0.2, log_every=5)
-    result = compare_groups(train, test, sites, spec, config, threshold=args.threshold, n_groups=args.n_groups)
+                         lr_decay_fraction=0.2, log_every=10)
+    group_config = TrainConfig(**{**config.to_dict(), "steps": args.groups_steps or round(1.5 * args.group_steps)})
+    result = compare_groups(train, test, sites, spec, config, threshold=args.threshold, n_groups=args.n_groups,
+                            group_config=group_config)
     curve = {len(g): round(amad(result.distances, g), 4) for g in merge_order(result.distances)}
     print("AMAD by number of groups:", {k: curve[k] for k in sorted(curve)[:10]})
     print("groups:", [f"{g[0].split('.')[1]}-{g[-1].split('.')[1]}" for g in result.groups])
     table = result.table
     rows = [(r.site, r.group, f"{r.fvu_per_layer:.3f}", f"{r.fvu_groups:.3f}") for r in table.itertuples()]
     print_table(rows, ("site", "group", "FVU own SAE", "FVU group SAE"))
-    costs = [(r.approach, r.n_saes, f"{r.training_flops:.3g}", f"{r.seconds:.1f}", r.steps_to_target,
-              f"{r.flops_to_target:.3g}", f"{r.seconds_to_target:.1f}") for r in result.cost.itertuples()]
+    costs = [(r.approach, r.n_saes, r.steps, f"{r.training_flops:.3g}", f"{r.seconds:.1f}", r.steps_to_target,
+              f"{r.flops_to_target or float('nan'):.3g}", f"{r.seconds_to_target or float('nan'):.1f}")
+             for r in result.cost.itertuples()]
     print(f"target: mean per-layer held-out FVU {result.target_fvu:.4f} (1.1 x the per-layer SAEs' final)")
-    print_table(costs, ("approach", "SAEs", "training FLOPs", "seconds", "steps to target", "FLOPs to target",
+    print_table(costs, ("approach", "SAEs", "steps", "training FLOPs", "seconds", "steps to target", "FLOPs to target",
                         "seconds to target"))
     per_layer, grouped = result.cost.iloc[0], result.cost.iloc[1]
     return {"groups": [[int(s.split(".")[1]) for s in g] for g in result.groups], "amad": result.amad,
@@ -179,16 +183,17 @@ def groups(store, hm, args) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--collect-tokens", type=int, default=1024)
-    parser.add_argument("--group-tokens", type=int, default=4096, help="tokens of all 30 layers (train + test)")
+    parser.add_argument("--group-tokens", type=int, default=13312, help="tokens of all 30 layers (train + test)")
     parser.add_argument("--test-tokens", type=int, default=1024)
     parser.add_argument("--context", type=int, default=128)
     parser.add_argument("--layer", type=int, default=12, help="the layer of the throughput comparison")
     parser.add_argument("--train-tokens", type=int, default=8192, help="tokens of --layer for the SAELens comparison")
     parser.add_argument("--d-sae", type=int, default=4608)
-    parser.add_argument("--group-d-sae", type=int, default=256)
-    parser.add_argument("--group-k", type=int, default=16)
-    parser.add_argument("--group-batch", type=int, default=256)
-    parser.add_argument("--group-steps", type=int, default=150)
+    parser.add_argument("--group-d-sae", type=int, default=1152)
+    parser.add_argument("--group-k", type=int, default=32)
+    parser.add_argument("--group-batch", type=int, default=512)
+    parser.add_argument("--group-steps", type=int, default=200, help="steps of the per-layer SAEs")
+    parser.add_argument("--groups-steps", type=int, default=None, help="steps of the group SAEs (1.5x --group-steps)")
     parser.add_argument("--k", type=int, default=32)
     parser.add_argument("--batch", type=int, default=1024)
     parser.add_argument("--steps", type=int, default=100)
