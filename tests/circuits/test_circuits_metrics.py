@@ -55,12 +55,16 @@ def _final_gradient(hm, name: str, steps: int) -> torch.Tensor:
     return total / max(steps, 1)
 
 
+def _tiny_float64(family: str):
+    hm = interp.models.tiny(family)
+    hm.model.double()
+    return hm, Graph.of(hm)
+
+
 @pytest.mark.parametrize("family", ["gpt2", "llama"])
 @pytest.mark.parametrize("name", ["odds_ratio", "kl"])
 def test_eap_and_eap_ig_with_odds_ratio_and_kl_equal_grad_times_difference(family, name):
-    hm = interp.models.tiny(family)
-    hm.model.double()
-    graph = Graph.of(hm)
+    hm, graph = _tiny_float64(family)
     diffs = _differences(hm, graph)
     for method, steps in (("eap", 0), ("eap-ig-inputs", 3)):
         scores = edge_scores(hm, TOY, method=method, metric=name, steps=max(steps, 1)).values
@@ -77,9 +81,7 @@ def test_eap_and_eap_ig_with_odds_ratio_and_kl_equal_grad_times_difference(famil
 @pytest.mark.parametrize("family", ["gpt2", "llama"])
 @pytest.mark.parametrize("name", ["odds_ratio", "kl"])
 def test_edge_patching_with_odds_ratio_and_kl_batched_equals_serial_and_channels(family, name):
-    hm = interp.models.tiny(family)
-    hm.model.double()
-    graph = Graph.of(hm)
+    hm, graph = _tiny_float64(family)
     prepared = Prepared.of(hm, TOY, metric=name)
     assert (prepared.columns is None) == (name == "kl")  # the odds-ratio reads only the answers' logits
     edges = graph.edges[::5]
