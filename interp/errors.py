@@ -32,3 +32,7 @@ class NumericalError(InterpError, FloatingPointError):
 
 class NoLayoutWarning(UserWarning):
     """A Hugging Face model interp has no layout for: only module-path sites; the message lists some."""
+
+
+class MassiveActivationWarning(UserWarning):
+    """A few tokens whose activations are many times the median norm carry most of a site's variance."""

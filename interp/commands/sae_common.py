@@ -61,6 +61,9 @@ def add_training_arguments(parser: argparse.ArgumentParser, *, d_sae: str, steps
     parser.add_argument("--store-dtype", default=store_dtype, choices=sorted(STORE_DTYPES),
                         help="how the activations are kept (float16 halves the memory)")
     parser.add_argument("--seed", type=types.non_negative_int, default=0)
+    parser.add_argument("--max-norm-ratio", type=types.positive_float, default=None,
+                        help="leave out tokens whose activation norm is over this many times the median "
+                             "(massive activations; default: keep all, warn when they dominate)")
 
 
 def feature_indices(text: str) -> list[int]:

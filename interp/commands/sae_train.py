@@ -54,7 +54,7 @@ def _store(hm, args, sites: list[str], out: Path):
     """The activations of ``sites`` (collected once, then read back from ``out/activations``): (train, test)."""
     store = collect(hm, sites, corpus_of(args), tokens=args.tokens + args.test_tokens, context=args.context,
                     batch_size=args.collect_batch_size, seed=args.seed, dtype=STORE_DTYPES[args.store_dtype],
-                    out=out / "activations")
+                    out=out / "activations", max_norm_ratio=args.max_norm_ratio)
     if store.n_tokens <= args.test_tokens + args.batch_size:
         raise InputError(f"the corpus gave {store.n_tokens} tokens: too few for --test-tokens {args.test_tokens} "
                          f"and one batch of {args.batch_size}")

@@ -8,7 +8,12 @@ With ``out=FOLDER`` it writes the store as safetensors shards plus ``activations
 with the same settings loads it instead of running the model again.
 
 The first position of each block is dropped by default (``skip_first``): it is an attention sink
-whose residual norm is tens of times the others' and would dominate every reconstruction loss.
+whose residual norm is tens of times the others' and would dominate every reconstruction loss. Some
+models have such *massive activations* at ordinary tokens too (SmolLM2: about 0.1 % of tokens, newlines,
+spaces, digits, hold 98 % of a mid layer's variance); ``max_norm_ratio=r`` drops every token whose norm
+at any site is more than ``r`` times that site's median, and without it a
+:class:`~interp.errors.MassiveActivationWarning` says when tokens over 10 times the median carry more
+than half of a site's variance.
 
 >>> import interp
 >>> hm = interp.models.tiny("llama")
@@ -26,6 +31,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +42,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from interp.errors import InputError
+from interp.errors import InputError, MassiveActivationWarning
 from interp.graph.sites import parse_site
 from interp.io import atomic_write_bytes, atomic_write_text
 from interp.sae.corpus import token_blocks
@@ -130,18 +136,22 @@ class Activations:
 def collect(hm, sites: str | Sequence[str], corpus: Any = None, *, tokens: int = 100_000, context: int = 128,
             batch_size: int = 16, skip_first: bool = True, dtype: torch.dtype = torch.float32,
             shuffle: bool = True, seed: int = 0, out: str | Path | None = None,
-            progress: bool | None = None) -> Activations:
+            progress: bool | None = None, max_norm_ratio: float | None = None) -> Activations:
     """Activations of ``sites`` at about ``tokens`` tokens of ``corpus`` (default: the installed docs).
 
     ``dtype``: how they are stored (``torch.float16`` halves the memory); ``out``: a folder to save the
-    store in, or to load it from when it holds one collected with the same settings."""
+    store in, or to load it from when it holds one collected with the same settings; ``max_norm_ratio``:
+    leave out tokens with massive activations (see the module docstring; ``meta["dropped_tokens"]``)."""
+    if max_norm_ratio is not None and not max_norm_ratio > 1:
+        raise InputError(f"max_norm_ratio must be a number above 1 (times the median norm); got {max_norm_ratio!r}")
     sites = [parse_site(s) for s in ([sites] if isinstance(sites, str) else sites)]
     if not sites:
         raise InputError("collect needs at least one site")
     settings = {"model": getattr(hm, "name", None), "revision": getattr(hm, "revision", None),
                 "context": context, "skip_first": skip_first, "dtype": str(dtype).removeprefix("torch."),
                 "shuffle": shuffle, "seed": seed, "requested_tokens": tokens,
-                "corpus": "installed_docs" if corpus is None else type(corpus).__name__}
+                "corpus": "installed_docs" if corpus is None else type(corpus).__name__,
+                "max_norm_ratio": max_norm_ratio}
     if out is not None and (Path(out) / STORE_FILE).is_file():
         stored = json.loads((Path(out) / STORE_FILE).read_text())
         if all(stored.get(k) == v for k, v in settings.items()) and set(map(str, sites)) <= set(stored["sites"]):
@@ -168,13 +178,42 @@ def collect(hm, sites: str | Sequence[str], corpus: Any = None, *, tokens: int =
             bar.update(rows.stop - rows.start)
     bar.close()
     token_ids = blocks[:, first:].flatten()                                           # [n_tokens]
+    keep = _ordinary_tokens(buffers, max_norm_ratio)
+    dropped = int((~keep).sum())
+    if dropped:
+        buffers = {site: value[keep] for site, value in buffers.items()}
+        token_ids, n_tokens = token_ids[keep], n_tokens - dropped
     if shuffle:
         order = torch.randperm(n_tokens, generator=torch.Generator().manual_seed(seed))
         buffers = {site: value[order] for site, value in buffers.items()}
         token_ids = token_ids[order]
     seconds = time.perf_counter() - started
     store = Activations({str(s): v for s, v in buffers.items()}, token_ids,
-                        {**settings, "seconds": seconds, "tokens_per_second": n_tokens / seconds})
+                        {**settings, "seconds": seconds, "tokens_per_second": n_tokens / seconds,
+                         "dropped_tokens": dropped})
     if out is not None:
         store.save(out)
     return store
+
+
+def _ordinary_tokens(buffers: dict[str, Tensor], max_norm_ratio: float | None) -> Tensor:
+    """``[n_tokens]`` bool: the tokens whose norm is at most ``max_norm_ratio`` x the median at every site
+    (all of them without a ratio, warning when tokens over 10 x the median hold most of a site's variance)."""
+    n_tokens = next(iter(buffers.values())).shape[0]
+    keep = torch.ones(n_tokens, dtype=torch.bool)
+    for site, value in buffers.items():
+        norms = value.float().norm(dim=-1)                                          # [n_tokens]
+        median = norms.median()
+        if max_norm_ratio is not None:
+            keep &= norms <= max_norm_ratio * median
+            continue
+        massive = norms > 10 * median
+        if bool(massive.any()):
+            spread = (value.float() - value.float().mean(0)).pow(2).sum(-1)             # [n_tokens]
+            share = float(spread[massive].sum() / spread.sum().clamp_min(1e-30))
+            if share > 0.5:
+                warnings.warn(f"{int(massive.sum())} of {n_tokens} tokens at {site} have norms over 10 x the median "
+                              f"({float(median):.3g}) and carry {share:.0%} of its variance: reconstruction losses and "
+                              f"FVU will be set by them; collect(..., max_norm_ratio=10) leaves them out",
+                              MassiveActivationWarning, stacklevel=3)
+    return keep

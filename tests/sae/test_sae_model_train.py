@@ -3,12 +3,14 @@ reconstructs, several SAEs in one pass, and a resumed run equal to an uninterrup
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import safetensors.torch
 import torch
 
 import interp
-from interp.errors import InputError
+from interp.errors import InputError, MassiveActivationWarning
 from interp.sae import SAE
 from interp.sae.activations import Activations, collect
 from interp.sae.kinds import topk_activate
@@ -152,3 +154,24 @@ def test_sparse_topk_step_equals_the_dense_computation(n_dead):
     torch.testing.assert_close(sparse, dense)
     for mine, reference in zip(grads, torch.autograd.grad(dense, list(stack.parameters()))):
         torch.testing.assert_close(mine, reference, rtol=1e-4, atol=1e-5)
+
+
+def test_massive_activations_warn_and_max_norm_ratio_leaves_them_out():
+    """Tokens whose activations are hundreds of times the median dominate the variance: collecting warns,
+    and ``max_norm_ratio`` drops exactly those tokens (recorded in the store's meta)."""
+    hm = interp.models.tiny("llama")
+    texts = ["The keys to the cabinet are on the table."] * 40
+    massive = hm.tokenizer(" cabinet", add_special_tokens=False)["input_ids"][0]
+    with torch.no_grad():
+        hm.model.get_input_embeddings().weight[massive] *= 1000.0     # a token with a massive residual
+    with pytest.warns(MassiveActivationWarning, match="resid_post.0.*max_norm_ratio"):
+        everything = collect(hm, ["resid_post.0"], texts, tokens=300, context=16)
+    n_massive = int((everything.tokens == massive).sum())
+    assert n_massive > 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MassiveActivationWarning)
+        ordinary = collect(hm, ["resid_post.0"], texts, tokens=300, context=16, max_norm_ratio=10)
+    assert ordinary.meta["dropped_tokens"] == n_massive
+    assert ordinary.n_tokens == everything.n_tokens - n_massive and not bool((ordinary.tokens == massive).any())
+    with pytest.raises(InputError, match="max_norm_ratio must be a number above 1"):
+        collect(hm, ["resid_post.0"], texts, tokens=300, context=16, max_norm_ratio=0.5)
