@@ -9,8 +9,8 @@ with the same settings loads it instead of running the model again.
 
 The first position of each block is dropped by default (``skip_first``): it is an attention sink
 whose residual norm is tens of times the others' and would dominate every reconstruction loss. Some
-models have such *massive activations* at ordinary tokens too (SmolLM2: about 0.1 % of tokens, newlines,
-spaces, digits, hold 98 % of a mid layer's variance); ``max_norm_ratio=r`` drops every token whose norm
+models have such *massive activations* at ordinary tokens too (SmolLM2, from about layer 10 on: 0.1 % of
+tokens, newlines, spaces, digits, hold 98 % of layer 12's variance); ``max_norm_ratio=r`` drops every token whose norm
 at any site is more than ``r`` times that site's median, and without it a
 :class:`~interp.errors.MassiveActivationWarning` says when tokens over 10 times the median carry more
 than half of a site's variance.
