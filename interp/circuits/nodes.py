@@ -15,30 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from interp.errors import SiteError
 from interp.graph.inputs import Batch
 
 
 def head_blocks(hm) -> list[Tensor]:
-    """Per layer, the attention output projection as ``[head, d_head, d_model]`` blocks (model dtype)."""
-    blocks = []
-    for layer in range(hm.n_layers):
-        module = hm.binding(f"z.{layer}").module
-        weight = getattr(module, "weight", None)
-        if weight is None or weight.ndim != 2:
-            raise SiteError(f"attention output projection of layer {layer} ({type(module).__name__}) has no weight "
-                            "matrix, so heads cannot be split into nodes")
-        weight = weight.detach()
-        if isinstance(module, nn.Linear):  # x @ W.T; transformers' Conv1D (GPT-2) is x @ W
-            weight = weight.T
-        width = hm.n_heads * hm.d_head
-        if weight.shape != (width, hm.d_model):
-            raise SiteError(f"attention output projection of layer {layer} has weight {tuple(weight.shape)}, "
-                            f"expected [{width}, {hm.d_model}] or its transpose")
-        blocks.append(weight.reshape(hm.n_heads, hm.d_head, hm.d_model) * residual_multiplier(hm))
-    return blocks
+    """Per layer, the attention output projection as ``[head, d_head, d_model]`` blocks (model dtype),
+    times the family's residual multiplier: ``hm.W_O(L)`` as each head's residual-stream write."""
+    return [hm.W_O(layer) * residual_multiplier(hm) for layer in range(hm.n_layers)]
 
 
 def residual_multiplier(hm) -> float:
