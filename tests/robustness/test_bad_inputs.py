@@ -43,6 +43,7 @@ from interp.interventions import (
     patch_sweep,
 )
 from interp.methods import PairData, find_direction, score, train_das
+from interp.sae.activations import collect
 from interp.suites import causalgym
 from interp.suites import syntaxgym as sg_suites
 from interp.suites.causalgym_source import open_suite
@@ -646,6 +647,9 @@ CASES: list[Case] = [
     Case("cli", "sae features --features not indices", lambda c: cli(
         "sae", "features", "--model", str(c.tmp / "no-model"), "--sae", str(c.tmp), "--features", "3,x",
         "--out", str(c.out)), CliError, r"argument --features: must be feature indices N,M,\.\.\. \(e.g. 3,17\)"),
+    Case("sae", "collect with max_norm_ratio at most 1", lambda c: collect(
+        c.hm, ["resid_post.0"], ["The keys to the cabinet"] * 4, tokens=32, context=8, max_norm_ratio=1.0),
+        InputError, r"max_norm_ratio must be a number above 1 \(times the median norm\); got 1.0"),
 ]
 
 
@@ -683,7 +687,8 @@ def test_bad_input_gets_a_clear_error_before_any_work(case, context, tmp_path):
 
 
 def test_every_area_is_covered():
-    assert {c.area for c in CASES} == {"graph", "interventions", "suites", "methods", "evaluators", "models", "cli"}
+    assert {c.area for c in CASES} == {"graph", "interventions", "suites", "methods", "evaluators", "models", "sae",
+                                       "cli"}
     names = [(c.area, c.name) for c in CASES]
     assert len(names) == len(set(names))
 
