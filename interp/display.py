@@ -74,7 +74,7 @@ def hooked_model_html(hm) -> str:
     by_kind: dict[str, list[str]] = {}
     for name in names:
         by_kind.setdefault(name.split(".")[0], []).append(name)
-    kinds = sorted(by_kind, key=hm._kind_rank)
+    kinds = [kind for kind in hm.site_kinds() if kind in by_kind]
     site_rows = [(kind, len(by_kind[kind]), by_kind[kind][0] if len(by_kind[kind]) == 1
                   else f"{by_kind[kind][0]} … {by_kind[kind][-1]}") for kind in kinds]
     out = html_title("HookedModel", str(hm.name)) + html_table(facts)

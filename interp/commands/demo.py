@@ -44,7 +44,7 @@ def score_pairs(hm, pairs=MINIMAL_PAIRS) -> list[tuple[str, str, str, float]]:
 def run(args: argparse.Namespace) -> int:
     hm = load_model(args)
     print(hm)
-    kinds = sorted({name.split(".")[0] for name in hm.sites()}, key=hm._kind_rank)
+    kinds = hm.site_kinds()
     print(f"{len(hm.sites())} sites; kinds: {', '.join(kinds)}; e.g. {', '.join(hm.sites()[:4])}, ...")
     print()
     print(f"{'prompt':<36} {'agreeing':>9} {'other':>7} {'log-odds':>9}")

@@ -146,9 +146,9 @@ class HookedModel(TokenMethods, WeightMethods):
     def _repr_html_(self) -> str:
         return hooked_model_html(self)
 
-    @staticmethod
-    def _kind_rank(kind: str) -> int:
-        return kind_rank(kind)
+    def site_kinds(self) -> list[str]:
+        """The kinds of site this model has, in execution order: ``hm.site_kinds()[0] == "embed"``."""
+        return sorted({n.split(".")[0] for n in self._bindings}, key=kind_rank)
 
     # ----------------------------------------------------------------- sites
     def binding(self, site: str) -> Binding:
@@ -172,7 +172,7 @@ class HookedModel(TokenMethods, WeightMethods):
                     why = f": {self.layout.no_attention}"
                 raise SiteError(
                     f"the {self.family} architecture has no {parsed.kind!r} sites{why}; "
-                    f"it has: {', '.join(sorted(kinds, key=self._kind_rank))}"
+                    f"it has: {', '.join(sorted(kinds, key=kind_rank))}"
                 )
             guesses = nearest(site, list(self._bindings)) or nearest(parsed.kind, sorted(kinds))
             raise SiteError(f"unknown site {site!r}; did you mean {', '.join(map(repr, guesses)) or 'nothing close'}?")
