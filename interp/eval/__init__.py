@@ -9,10 +9,11 @@
 from interp.eval.causal_efficacy import CausalEfficacyResult, CausalGymConfig, causal_efficacy, load_directions
 from interp.eval.head_attribution import HeadAttribution, head_attribution
 from interp.eval.recall import RecallResult, RecallScaling, recall, recall_scaling
+from interp.eval.recall_config import RecallConfig
 from interp.eval.steering import SteeringResult, steering_sweep
 from interp.eval.steering_config import SteeringConfig
 from interp.eval.syntaxgym import SyntaxGymResult, syntaxgym
 
-__all__ = ["CausalEfficacyResult", "CausalGymConfig", "HeadAttribution", "RecallResult", "RecallScaling",
-           "SteeringConfig", "SteeringResult", "SyntaxGymResult", "causal_efficacy", "head_attribution",
-           "load_directions", "recall", "recall_scaling", "steering_sweep", "syntaxgym"]
+__all__ = ["CausalEfficacyResult", "CausalGymConfig", "HeadAttribution", "RecallConfig", "RecallResult",
+           "RecallScaling", "SteeringConfig", "SteeringResult", "SyntaxGymResult", "causal_efficacy",
+           "head_attribution", "load_directions", "recall", "recall_scaling", "steering_sweep", "syntaxgym"]

@@ -47,6 +47,8 @@ from torch import Tensor
 from interp.errors import InputError
 from interp.eval.finite import check_finite
 from interp.eval.head_attribution import HeadAttribution, head_attribution
+from interp.eval.recall_config import DEFAULT_FACTORS as DEFAULT_FACTORS  # still importable from here
+from interp.eval.recall_config import DEFAULT_SUITE, DEFAULTS, Head, RecallConfig, check_heads
 from interp.graph.generation import generate
 from interp.interventions.scale_heads import ScaleHeads
 from interp.io import write_run
@@ -56,12 +58,9 @@ from interp.suites import recall as recall_suites
 from interp.suites.recall import ANSWERS, RecallItem, RecallSuite, split
 from interp.viz.heads import recall_figures
 
-DEFAULT_FACTORS = (-2.0, -1.5, -1.0, 0.0, 1.0, 2.0)
-Head = tuple[int, int]
 
-
-def known_facts(hm, suite: RecallSuite, items: Sequence[RecallItem], *, max_new_tokens: int = 6,
-                batch_size: int = 96) -> tuple[list[RecallItem], pd.DataFrame]:
+def known_facts(hm, suite: RecallSuite, items: Sequence[RecallItem], *, max_new_tokens: int = DEFAULTS.max_new_tokens,
+                batch_size: int = DEFAULTS.batch_size) -> tuple[list[RecallItem], pd.DataFrame]:
     """The items whose capital the model gives *without* the counterfactual: the greedy answer names
     it, or its first token is the capital's first token. Returns (known items, one row per item)."""
     items = _check_items(items)
@@ -107,9 +106,10 @@ def head_label(heads: Sequence[Head]) -> str:
     return "+".join(f"L{layer}.H{head}" for layer, head in heads)
 
 
-def recall_scaling(hm, suite: RecallSuite, items: Sequence[RecallItem], heads: str | Sequence[Head] = "top:3",
-                   factors: Sequence[float] = DEFAULT_FACTORS, *, attribution: HeadAttribution | None = None,
-                   together: bool = False, max_new_tokens: int = 6, batch_size: int = 96,
+def recall_scaling(hm, suite: RecallSuite, items: Sequence[RecallItem],
+                   heads: str | Sequence[Head] = DEFAULTS.heads, factors: Sequence[float] = DEFAULTS.factors, *,
+                   attribution: HeadAttribution | None = None, together: bool = False,
+                   max_new_tokens: int = DEFAULTS.max_new_tokens, batch_size: int = DEFAULTS.batch_size,
                    progress: bool = False) -> RecallScaling:
     """Rates of in-context / memorised / other answers per head (alone) and factor.
 
@@ -117,13 +117,14 @@ def recall_scaling(hm, suite: RecallSuite, items: Sequence[RecallItem], heads: s
     toward the memorised answer) or ``"context:K"`` (toward the in-context one), chosen from
     ``attribution`` (computed on ``items`` when not given — pass one from training items to keep
     ``items`` held out). ``together=True`` adds the condition "all chosen heads scaled at once".
-    ``progress``: a bar over the conditions, on a terminal only.
+    ``progress``: a bar over the conditions, on a terminal only. The settings are checked as
+    :class:`~interp.eval.recall_config.RecallConfig` checks them (``together`` is off by default here).
     """
     items = _check_items(items)
-    factors = _check_factors(factors)
-    if max_new_tokens < 1 or batch_size < 1:
-        raise InputError("max_new_tokens and batch_size must be at least 1")
-    chosen = resolve_heads(hm, heads, attribution if attribution is not None else None, items)
+    config = RecallConfig(heads=heads, factors=factors, together=together, max_new_tokens=max_new_tokens,
+                          batch_size=batch_size).validate()
+    factors = config.factors
+    chosen = resolve_heads(hm, config.heads, attribution, items)
     conditions = [[head] for head in chosen] + ([chosen] if together and len(chosen) > 1 else [])
     rows, baseline = [], None
     for group in progress_bar(iterable=conditions, total=len(conditions), progress=progress, desc="head scaling",
@@ -144,25 +145,17 @@ def recall_scaling(hm, suite: RecallSuite, items: Sequence[RecallItem], heads: s
 def resolve_heads(hm, heads: str | Sequence[Head], attribution: HeadAttribution | None,
                   items: Sequence[RecallItem] = ()) -> list[Head]:
     """Explicit heads checked against the model, or ``"top:K"``/``"memory:K"``/``"context:K"``."""
+    heads = check_heads(heads)
     if isinstance(heads, str):
         kind, _, count = heads.partition(":")
-        if kind not in ("top", "memory", "context") or not count.isdigit() or int(count) < 1:
-            raise InputError(f"heads must be 'top:K', 'memory:K', 'context:K' or [(layer, head), ...], not {heads!r}")
         if attribution is None:
             attribution = recall_attribution(hm, items)
         return attribution.top(int(count), "negative" if kind == "context" else "positive")
-    chosen = []
-    for entry in heads:
-        if not (isinstance(entry, Sequence) and len(entry) == 2 and all(isinstance(v, int) for v in entry)):
-            raise InputError(f"a head is a pair (layer, head) of integers, not {entry!r}")
-        layer, head = entry
+    for layer, head in heads:
         if not 0 <= layer < hm.n_layers or not 0 <= head < hm.n_heads:
             raise InputError(f"head (layer {layer}, head {head}) is out of range: the model has {hm.n_layers} layers "
                              f"of {hm.n_heads} heads")
-        chosen.append((layer, head))
-    if not chosen:
-        raise InputError("no heads to scale")
-    return chosen
+    return heads
 
 
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
@@ -249,17 +242,6 @@ def _check_items(items: Sequence[RecallItem]) -> list[RecallItem]:
     return items
 
 
-def _check_factors(factors: Sequence[float]) -> list[float]:
-    checked = []
-    for factor in factors:
-        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor):
-            raise InputError(f"factors must be finite numbers, not {factor!r}")
-        checked.append(float(factor))
-    if not checked:
-        raise InputError("no factors to scale by")
-    return checked
-
-
 @dataclass
 class RecallResult:
     """Everything :func:`recall` measured: the known-facts filter, the attribution (train items) and
@@ -279,31 +261,34 @@ class RecallResult:
         return paths + recall_figures(self.attribution, self.scaling.summary, out)
 
 
-def recall(hm, suite: str | RecallSuite = "builtin:capitals", heads: str | Sequence[Head] = "top:3",
-           factors: Sequence[float] = DEFAULT_FACTORS, *, n_facts: int | None = None, seed: int = 0,
-           held_out: float = 0.5, together: bool = True, max_new_tokens: int = 6, batch_size: int = 96,
-           only_known: bool = True, progress: bool = False) -> RecallResult:
+def recall(hm, suite: str | RecallSuite = DEFAULT_SUITE, heads: str | Sequence[Head] | None = None,
+           factors: Sequence[float] | None = None, *, config: RecallConfig | None = None, progress: bool = False,
+           **settings: Any) -> RecallResult:
     """The whole protocol: keep the facts the model knows, split them by ``seed``, attribute on the
     train part, scale the chosen heads on the held-out part.
 
-    ``n_facts`` caps the number of known facts used (after the filter, before the split);
-    ``only_known=False`` skips the filter (every fact is used; ``known`` still says which are known).
-    ``progress``: a bar over the head-scaling conditions, on a terminal only.
+    The settings are ``config`` (a :class:`~interp.eval.recall_config.RecallConfig`, default: its
+    defaults) with ``heads``, ``factors`` (``None``: the config's) and any of its other fields given as
+    keywords instead or on top: ``n_facts`` caps the number of known facts used (after the filter,
+    before the split); ``only_known=False`` skips the filter (every fact is used; ``known`` still
+    says which are known); ``seed``, ``held_out``, ``together``, ``max_new_tokens``, ``batch_size``.
+    Everything is checked before the first forward pass. ``progress``: a bar over the head-scaling
+    conditions, on a terminal only.
     """
+    given = {key: value for key, value in {"heads": heads, "factors": factors}.items() if value is not None}
+    config = RecallConfig.build(config, **given, **settings).validate()
     suite = recall_suites.load(suite) if isinstance(suite, str) else suite
-    factors = _check_factors(factors)
-    if n_facts is not None and n_facts < 2:
-        raise InputError(f"n_facts must be at least 2 (one train and one held-out fact), not {n_facts}")
-    if not isinstance(heads, str):
-        resolve_heads(hm, heads, None)  # fail on a bad head before any forward
+    if not isinstance(config.heads, str):
+        resolve_heads(hm, config.heads, None)  # fail on a bad head before any forward
     items = suite.items(hm.tokenizer)
-    known, table = known_facts(hm, suite, items, max_new_tokens=max_new_tokens, batch_size=batch_size)
-    known = known if only_known else items
+    known, table = known_facts(hm, suite, items, max_new_tokens=config.max_new_tokens, batch_size=config.batch_size)
+    known = known if config.only_known else items
     if len(known) < 2:
         raise InputError(f"the model knows only {len(known)} of {len(items)} facts without context: nothing to split")
-    known = known[:n_facts] if n_facts is not None else known
-    train, test = split(known, seed=seed, held_out=held_out)
-    attribution = recall_attribution(hm, train, batch_size=min(batch_size, 16))
-    scaling = recall_scaling(hm, suite, test, heads, factors, attribution=attribution, together=together,
-                             max_new_tokens=max_new_tokens, batch_size=batch_size, progress=progress)
+    known = known[:config.n_facts] if config.n_facts is not None else known
+    train, test = split(known, seed=config.seed, held_out=config.held_out)
+    attribution = recall_attribution(hm, train, batch_size=min(config.batch_size, 16))
+    scaling = recall_scaling(hm, suite, test, config.heads, config.factors, attribution=attribution,
+                             together=config.together, max_new_tokens=config.max_new_tokens,
+                             batch_size=config.batch_size, progress=progress)
     return RecallResult(table, attribution, scaling, train, test)
