@@ -60,7 +60,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--sae", default=argparse.SUPPRESS, metavar="DIR",
                         help="saved SAEs (e.g. from interp sae train --out DIR) for --methods ...,sae: the feature "
                              "that best separates the two types, as a direction")
-    parser.add_argument("--layers", default="all", help="START:STOP[:STEP], N, or N,M,... (default: all)")
+    parser.add_argument("--layers", type=types.layers, default="all",
+                        help="START:STOP[:STEP], N, or N,M,... (default: all)")
     parser.add_argument("--positions", type=types.positions, default="all",
                         help="span indices N,M,... (default: every aligned span)")
     parser.add_argument("--site", default=defaults.site_kind, choices=LAYER_RESIDUAL_KINDS,

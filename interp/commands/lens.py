@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from interp.commands import types
 from interp.commands.common import add_model_arguments, add_out_arguments, check_out, load_model
 from interp.eval.lens import TunedLens, logit_lens
 from interp.io import run_metadata, write_run
@@ -24,18 +25,20 @@ def add_parser(subparsers) -> None:
                                    description=__doc__)
     parser.add_argument("text", help="the text to read")
     parser.add_argument("--target", default=None, help="a one-token string whose probability and rank to show")
-    parser.add_argument("--k", type=int, default=5, help="top tokens per cell")
+    parser.add_argument("--k", type=types.positive_int, default=5, help="top tokens per cell")
     parser.add_argument("--tuned", default=None, help="a tuned lens (.safetensors, interp.eval.lens.TunedLens)")
     add_model_arguments(parser)
     add_out_arguments(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, interrupted=lambda args: f"nothing new was written to {args.out}")
 
 
 def run(args: argparse.Namespace) -> int:
+    lens = TunedLens.load(args.tuned) if args.tuned else None  # a bad file fails before the model loads
     claim = check_out(args)
     hm = load_model(args)
+    if lens is not None:
+        lens.check_fits(hm)  # before the folder is claimed
     claim.take()
-    lens = TunedLens.load(args.tuned) if args.tuned else None
     result = logit_lens(hm, args.text, target=args.target, k=args.k, lens=lens)
     table = result.table()
     summary = table[table.position == table.position.max()].reset_index(drop=True)

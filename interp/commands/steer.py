@@ -36,7 +36,8 @@ def add_parser(subparsers) -> None:
     add_out_arguments(parser)
     parser.add_argument("--contrast", default="builtin:sentiment",
                         help="builtin:NAME (sentiment, formality) or a contrast-set .json file")
-    parser.add_argument("--layer", "--layers", dest="layers", default=",".join(map(str, defaults.layers)),
+    parser.add_argument("--layer", "--layers", dest="layers", type=types.layers,
+                        default=",".join(map(str, defaults.layers)),
                         help="layer(s) to steer at: N, N,M,... or START:STOP[:STEP] (default: %(default)s)")
     parser.add_argument("--coefficients", default=",".join(f"{c:g}" for c in defaults.coefficients),
                         help="comma-separated coefficients, in units of the mean residual norm "

@@ -18,7 +18,7 @@ from interp.commands import types
 from interp.commands.common import add_model_arguments, add_out_arguments, check_out, load_model
 from interp.eval.syntaxgym import syntaxgym
 from interp.io import run_metadata
-from interp.suites.syntaxgym import load_all
+from interp.suites.syntaxgym import check_distinct, load_all
 
 
 def add_parser(subparsers) -> None:
@@ -34,7 +34,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    suites = [suite for path in args.suites for suite in load_all(path)]  # fail on bad files before loading
+    # bad files, and a suite given twice, fail before the model loads
+    suites = check_distinct([suite for path in args.suites for suite in load_all(path)])
     claim = check_out(args)
     hm = load_model(args)
     claim.take()

@@ -86,6 +86,28 @@ def names(noun: str) -> Callable[[str], list[str]]:
     return parse
 
 
+def layers(text: str) -> str:
+    """A layer selection as written (``all``, ``N``, ``N,M,...`` or ``START:STOP[:STEP]``), unchanged once its
+    syntax is checked; whether the layers exist is checked against the model once it is loaded.
+
+    >>> layers("0:30:2"), layers("4"), layers("1, 3")
+    ('0:30:2', '4', '1, 3')
+    >>> layers("x")                                               # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    argparse.ArgumentTypeError: must be all, START:STOP[:STEP] (e.g. 0:30:2), a number, or numbers ... not 'x'
+    """
+    stripped = text.strip()
+    ranged = ":" in stripped
+    try:
+        parts = [int(p) if p.strip() else None for p in stripped.split(":" if ranged else ",")]
+    except ValueError:
+        parts = []
+    if stripped != "all" and (not parts or ranged and len(parts) > 3 or not ranged and None in parts):
+        raise argparse.ArgumentTypeError("must be all, START:STOP[:STEP] (e.g. 0:30:2), a number, or numbers "
+                                         f"separated by commas (e.g. 0,2), not {text!r}")
+    return text
+
+
 def positions(text: str) -> list[int] | None:
     """``"all"`` (or empty) -> ``None``; ``"0,2"`` -> ``[0, 2]`` (span indices, non-negative)."""
     if text.strip() in ("all", ""):

@@ -28,6 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from interp.errors import InputError
+from interp.eval.finite import check_finite
 from interp.graph.adapters.layout import adjust_logits
 from interp.graph.inputs import Batch
 from interp.graph.weights import unembed_module
@@ -80,6 +81,8 @@ def logit_lens(hm, text: str, *, target: str | int | None = None, k: int = 5, le
     """The logit (or, with ``lens``, tuned) lens of ``text`` at every layer and position."""
     if not isinstance(k, int) or k < 1:
         raise InputError(f"k must be a whole number of at least 1, not {k!r}")
+    if lens is not None:
+        lens.check_fits(hm)
     batch = hm.to_tokens(text, bos=bos, as_batch=True)
     target_id = hm.to_single_token(target) if isinstance(target, str) else target
     with torch.no_grad():
@@ -90,7 +93,9 @@ def logit_lens(hm, text: str, *, target: str | int | None = None, k: int = 5, le
             if lens is not None and layer < hm.n_layers - 1:
                 resid = lens.translate(layer, resid)
             layers.append(_logits(hm, resid)[0].float().softmax(-1))  # [pos, vocab]
-    probabilities = torch.stack(layers)
+    probabilities = torch.stack(layers)  # [layer, pos, vocab]
+    check_finite(probabilities, f"logit lens of {text!r}", lambda i: f"the distribution of layer {i[0]}, position "
+                 f"{i[1]}")
     top_ids = probabilities.topk(min(k, probabilities.shape[-1]), dim=-1).indices
     return LensResult(probabilities, hm.to_str_tokens(batch.input_ids[0]), top_ids, target_id, batch,
                       hm.tokenizer.decode)
@@ -118,11 +123,30 @@ class TunedLens(nn.Module):
 
     @classmethod
     def load(cls, path: str | Path) -> TunedLens:
-        tensors = safetensors.torch.load_file(str(path))
-        n_layers = len({name.split(".")[1] for name in tensors}) + 1
-        lens = cls(n_layers, tensors["translators.0.weight"].shape[0])
-        lens.load_state_dict(tensors)
+        """Read a lens written by :meth:`save`; a missing or malformed file is an ``InputError`` naming it."""
+        try:
+            tensors = safetensors.torch.load_file(str(path))
+            n_layers = len({name.split(".")[1] for name in tensors}) + 1
+            lens = cls(n_layers, tensors["translators.0.weight"].shape[0])
+            lens.load_state_dict(tensors)
+        except FileNotFoundError:
+            raise InputError(f"tuned lens {path}: no such file") from None
+        except (safetensors.SafetensorError, OSError, KeyError, IndexError, RuntimeError) as error:
+            raise InputError(f"tuned lens {path}: not a tuned lens saved by TunedLens.save ({error})") from None
         return lens
+
+    def check_fits(self, hm) -> None:
+        """An ``InputError`` unless this lens was made for ``hm``'s shape (one translator per layer but the
+        last, each ``d_model`` wide) and its parameters are finite: otherwise its numbers would be wrong."""
+        layers, width = len(self.translators) + 1, self.translators[0].in_features if self.translators else None
+        if layers != hm.n_layers or width not in (None, hm.d_model):
+            raise InputError(f"the tuned lens was made for a model of {layers} layers and d_model={width}, but "
+                             f"{hm.name} has {hm.n_layers} layers and d_model={hm.d_model}; train one for this "
+                             "model (train_tuned_lens)")
+        bad = sum(int((~torch.isfinite(p)).sum()) for p in self.parameters())
+        if bad:
+            raise InputError(f"the tuned lens holds {bad} NaN or inf parameters (did its training diverge?); every "
+                             "value must be finite")
 
 
 def train_tuned_lens(hm, texts: list[str], *, steps: int = 100, lr: float = 1e-3, seed: int = 0) -> TunedLens:

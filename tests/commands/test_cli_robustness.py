@@ -71,6 +71,49 @@ def test_another_command_is_refused_before_any_load_and_changes_nothing(causal_o
     assert stamps(out) == before
 
 
+# every command that writes an --out folder, with arguments that would otherwise get past the check
+EVERY_OUT_COMMAND = {
+    "causalgym": lambda tmp: ["causalgym", "--suite", "builtin:agreement"],
+    "syntaxgym": lambda tmp: ["syntaxgym", "builtin:npz_obj"],
+    "steer": lambda tmp: ["steer"],
+    "recall": lambda tmp: ["recall"],
+    "lens": lambda tmp: ["lens", "The keys"],
+    "circuit": lambda tmp: ["circuit"],
+    "sae train": lambda tmp: ["sae", "train"],
+    "sae groups": lambda tmp: ["sae", "groups"],
+    "sae eval": lambda tmp: ["sae", "eval", "--sae", str(saved_sae(tmp))],
+    "sae features": lambda tmp: ["sae", "features", "--sae", str(saved_sae(tmp))],
+}
+
+
+def saved_sae(tmp: Path) -> Path:
+    from interp.sae import SAE
+
+    return SAE(64, 128, site="resid_post.0", seed=0).save(tmp / "sae")
+
+
+@pytest.mark.parametrize("command", [*EVERY_OUT_COMMAND, "run"])
+def test_every_command_refuses_a_folder_another_command_wrote(command, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    owner = "syntaxgym" if command == "causalgym" else "causalgym"
+    (out / OWNER_FILE).write_text(json.dumps({"command": owner, "settings": {}}))
+    (out / "summary.csv").write_text("value\n1\n")
+    before = stamps(out)
+    if command == "run":
+        spec = tmp_path / "exp.toml"
+        spec.write_text(f'out = "{out}"\nmodels = ["{tmp_path / "no-model"}"]\n[[evaluations]]\nevaluator = '
+                        '"syntaxgym"\nsuite = "builtin:npz_obj"\n')
+        argv = ["run", str(spec)]
+    else:  # a model that does not exist: the refusal must come first
+        argv = [*EVERY_OUT_COMMAND[command](tmp_path), "--model", str(tmp_path / "no-model"), "--out", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == (f"interp {command}: error: {out} holds the results of `interp {owner}`; `interp {command}` would "
+                   "mix its files with them: use another --out folder, or --overwrite to replace them\n")
+    assert stamps(out) == before
+
+
 def test_the_same_command_with_other_settings_is_refused_naming_them(causal_out, tiny_llama_dir, suite, tmp_path,
                                                                      monkeypatch, capsys):
     out = copy_of(causal_out, tmp_path)

@@ -13,6 +13,7 @@ from conftest import AGREEMENT_SMALL, FIXTURES
 import interp
 from interp.errors import NumericalError
 from interp.eval import causal_efficacy, head_attribution, recall_scaling, steering_sweep, syntaxgym
+from interp.eval.lens import logit_lens
 from interp.suites import recall
 
 # the small task with one label per number
@@ -82,3 +83,10 @@ def test_head_attribution_names_prompt_and_component():
     with pytest.raises(NumericalError, match=r"head attribution: prompt 'The dog': the final residual stream at "
                                              r"its last token is (nan|inf)"):
         head_attribution(hm, ["The dog"], [" is"], [" are"])
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_logit_lens_names_layer_and_position(value):
+    with pytest.raises(NumericalError, match=r"logit lens of 'The dog': the distribution of layer 0, position 0 is "
+                                             r"nan \("):
+        logit_lens(broken(value), "The dog")

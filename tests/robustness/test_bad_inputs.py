@@ -30,6 +30,7 @@ import interp
 import interp.cli
 from interp.errors import InputError, InterpError, ModelLoadError, SiteError, SuiteError
 from interp.eval import causal_efficacy, syntaxgym
+from interp.eval.lens import TunedLens, logit_lens
 from interp.interventions import (
     DAS,
     Ablate,
@@ -163,6 +164,16 @@ def nan_das(c) -> DAS:
     with torch.no_grad():
         das.rotation.parametrizations.weight.original.fill_(float("nan"))
     return das
+
+
+def tuned_lens(c, n_layers: int, d_model: int = 64, fill: float | None = None) -> Path:
+    """A saved tuned lens for a model of ``n_layers`` layers (its translators filled with ``fill``)."""
+    lens = TunedLens(n_layers, d_model)
+    if fill is not None:
+        with torch.no_grad():
+            for parameter in lens.parameters():
+                parameter.fill_(fill)
+    return lens.save(c.tmp / "lens.safetensors")
 
 
 def run_with(c, *interventions, inputs=BASE):
@@ -534,6 +545,19 @@ CASES: list[Case] = [
         r"two suites are named 'fixture_agreement' \(.*syntaxgym_agreement.json and .*copy.json\)"),
     Case("evaluators", "syntaxgym: suite file missing", lambda c: syntaxgym(c.hm, c.tmp / "none.json"),
          SuiteError, r"no such file"),
+    Case("evaluators", "logit_lens: a tuned lens made for a model of other depth", lambda c: logit_lens(
+        c.hm, "The keys", lens=TunedLens.load(tuned_lens(c, 5))), InputError,
+        r"the tuned lens was made for a model of 5 layers and d_model=64, but tiny-llama has 2 layers"),
+    Case("evaluators", "logit_lens: a tuned lens made for a wider model", lambda c: logit_lens(
+        c.hm, "The keys", lens=TunedLens(2, 128)), InputError, r"made for a model of 2 layers and d_model=128"),
+    Case("evaluators", "logit_lens: a tuned lens holding NaN", lambda c: logit_lens(
+        c.hm, "The keys", lens=TunedLens.load(tuned_lens(c, 2, fill=float("nan")))), InputError,
+        r"the tuned lens holds 4160 NaN or inf parameters \(did its training diverge\?\)"),
+    Case("evaluators", "logit_lens: k=0", lambda c: logit_lens(c.hm, "The keys", k=0), InputError,
+         r"k must be a whole number of at least 1, not 0"),
+    Case("evaluators", "TunedLens.load: a file that is not a tuned lens", lambda c: TunedLens.load(
+        write(c, "lens.safetensors", "junk")), InputError, r"tuned lens .*lens.safetensors: not a tuned lens saved by "
+        r"TunedLens.save"),
     # ---------------------------------------------------------------- models
     Case("models", "a model that is not causal", lambda c: interp.load(str(c.encoder_dir)),
          ModelLoadError, r"not a causal language model"),
@@ -604,6 +628,21 @@ CASES: list[Case] = [
     Case("cli", "syntaxgym --batch-size 0", lambda c: cli(
         "syntaxgym", "builtin:npz_obj", "--model", str(c.tmp / "no-model"), "--batch-size", "0", "--out", str(c.out)),
         CliError, r"interp syntaxgym: error: argument --batch-size: must be a positive integer, not '0'"),
+    Case("cli", "syntaxgym with the same suite twice", lambda c: cli(
+        "syntaxgym", str(FIXTURES / "syntaxgym_agreement.json"), str(FIXTURES / "syntaxgym_agreement.json"),
+        "--model", str(c.tmp / "no-model"), "--out", str(c.out)), CliError,
+        r"interp syntaxgym: error: suite 'fixture_agreement' \(.*syntaxgym_agreement.json\) is given twice"),
+    Case("cli", "causalgym --layers not numbers", lambda c: causalgym_cli(c, "--layers", "0:x"), CliError,
+         r"argument --layers: must be all, START:STOP\[:STEP\] \(e.g. 0:30:2\), a number, .*not '0:x'"),
+    Case("cli", "steer --layers not numbers", lambda c: cli(
+        "steer", "--model", str(c.tmp / "no-model"), "--layers", "6,,8", "--out", str(c.out)), CliError,
+        r"interp steer: error: argument --layer/--layers: must be all, START:STOP.*not '6,,8'"),
+    Case("cli", "lens --k 0", lambda c: cli("lens", "The keys", "--model", str(c.tmp / "no-model"), "--k", "0",
+                                            "--out", str(c.out)), CliError,
+         r"interp lens: error: argument --k: must be a positive integer, not '0'"),
+    Case("cli", "lens --tuned that does not exist", lambda c: cli(
+        "lens", "The keys", "--model", str(c.tmp / "no-model"), "--tuned", str(c.tmp / "none.safetensors"),
+        "--out", str(c.out)), CliError, r"interp lens: error: tuned lens .*none.safetensors: no such file"),
     Case("cli", "steer --coefficients with nan", lambda c: cli(
         "steer", "--model", str(c.tmp / "no-model"), "--coefficients=-1,nan", "--out", str(c.out)), CliError,
         r"interp steer: error: cannot read coefficients '-1,nan': write finite numbers"),
