@@ -210,6 +210,24 @@ def test_ctrl_c_says_what_was_kept_and_a_rerun_resumes(tiny_llama_dir, suite, tm
     assert len([k for k in after if k.startswith("units/") and k != "units/config.json"]) == 4
 
 
+COMMAND_MODULES = {"causalgym": "causalgym", "syntaxgym": "syntaxgym", "steer": "steer", "recall": "recall",
+                   "lens": "lens", "circuit": "circuit", "sae train": "sae_train", "sae groups": "sae_train",
+                   "sae eval": "sae_eval", "sae features": "sae_eval"}
+
+
+@pytest.mark.parametrize("command", list(EVERY_OUT_COMMAND))
+def test_ctrl_c_in_every_command_is_one_line_naming_the_folder(command, tmp_path, monkeypatch, capsys):
+    def interrupt(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib.import_module(f"interp.commands.{COMMAND_MODULES[command]}"), "load_model", interrupt)
+    out = tmp_path / "out"
+    assert main([*EVERY_OUT_COMMAND[command](tmp_path), "--model", "unused", "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert err.startswith(f"interp {command}: interrupted: ") and err.count("\n") == 1 and str(out) in err
+    assert "rerun the same command to resume" in err or "rerun to resume" in err or "nothing new was written" in err
+
+
 def boom(args):
     raise RuntimeError("boom")
 
