@@ -55,7 +55,8 @@ class SteeringConfig:
         for the first bad one. Prompts left to the contrast set are checked once it is read."""
         layers = [self.layers] if isinstance(self.layers, int) else list(self.layers)
         coefficients = check_coefficients(self.coefficients)
-        if not layers or not all(isinstance(layer, int) for layer in layers) or len(set(layers)) != len(layers):
+        if not layers or not all(isinstance(layer, int) and not isinstance(layer, bool) for layer in layers) \
+                or len(set(layers)) != len(layers):
             raise InputError(f"layers must be a non-empty list of distinct integers, not {self.layers!r}")
         if self.prompts is not None:
             check_prompts(self.prompts)

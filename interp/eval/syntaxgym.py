@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 
 from interp.display import syntaxgym_html
+from interp.errors import InputError
 from interp.eval.finite import check_finite
 from interp.graph.inputs import Batch
 from interp.io import write_run
@@ -133,6 +134,8 @@ def syntaxgym(hm, suite: Suite | str | Path | Iterable, *, bos: Bos = "auto", ba
               progress: bool = False) -> SyntaxGymResult:
     """Evaluate one suite, a path (file, folder, ``builtin:NAME``) or several, on a HookedModel
     (``progress``: a bar on a terminal)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(f"batch_size must be a whole number of at least 1, not {batch_size!r}")
     suites = check_distinct(_suites(suite))
     model = getattr(hm, "name", type(hm).__name__)
     keys, encodings = [], []

@@ -29,7 +29,7 @@ import torch
 import interp
 import interp.cli
 from interp.errors import InputError, InterpError, ModelLoadError, SiteError, SuiteError
-from interp.eval import causal_efficacy, syntaxgym
+from interp.eval import causal_efficacy, steering_sweep, syntaxgym
 from interp.eval.lens import TunedLens, logit_lens
 from interp.interventions import (
     DAS,
@@ -545,6 +545,12 @@ CASES: list[Case] = [
         r"two suites are named 'fixture_agreement' \(.*syntaxgym_agreement.json and .*copy.json\)"),
     Case("evaluators", "syntaxgym: suite file missing", lambda c: syntaxgym(c.hm, c.tmp / "none.json"),
          SuiteError, r"no such file"),
+    Case("evaluators", "syntaxgym: batch_size 0", lambda c: syntaxgym(
+        c.hm, FIXTURES / "syntaxgym_agreement.json", batch_size=0), InputError,
+        r"batch_size must be a whole number of at least 1, not 0"),
+    Case("evaluators", "steering_sweep: a layer that is a bool", lambda c: steering_sweep(
+        c.hm, "builtin:sentiment", layers=[True], coefficients=[0.0]), InputError,
+        r"layers must be a non-empty list of distinct integers, not \[True\]"),
     Case("evaluators", "logit_lens: a tuned lens made for a model of other depth", lambda c: logit_lens(
         c.hm, "The keys", lens=TunedLens.load(tuned_lens(c, 5))), InputError,
         r"the tuned lens was made for a model of 5 layers and d_model=64, but tiny-llama has 2 layers"),
