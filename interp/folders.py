@@ -32,6 +32,7 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -68,6 +69,11 @@ def _check_writable(folder: Path) -> None:
     if not os.access(existing, os.W_OK | os.X_OK):
         what = "write into it" if existing == folder else f"create it, {existing} is not writable"
         raise InputError(f"--out {folder}: cannot {what}" + (" (not writable)" if existing == folder else ""))
+    try:  # os.access says yes to root, and knows nothing of /proc or read-only mounts: try (and remove at once)
+        os.rmdir(tempfile.mkdtemp(prefix=".interp-probe-", dir=existing))
+    except OSError as error:
+        what = "write into it" if existing == folder else f"create it in {existing}"
+        raise InputError(f"--out {folder}: cannot {what} ({error.strerror or error})") from None
 
 
 def read_owner(folder: str | Path) -> dict[str, Any] | None:

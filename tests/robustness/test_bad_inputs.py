@@ -631,6 +631,9 @@ CASES: list[Case] = [
         "causalgym", "--model", str(c.tmp / "no-model"), "--suite", str(c.templates),
         "--out", str(write(c, "file.txt", "notes") / "out")), CliError,
         r"--out .*file.txt/out: cannot create it, .*file.txt is a file"),
+    Case("cli", "syntaxgym --out where nobody can create a folder (even root)", lambda c: cli(
+        "syntaxgym", "builtin:npz_obj", "--model", str(c.tmp / "no-model"), "--out", "/proc/interp-out"), CliError,
+        r"interp syntaxgym: error: --out /proc/interp-out: cannot create it"),
     Case("cli", "syntaxgym --batch-size 0", lambda c: cli(
         "syntaxgym", "builtin:npz_obj", "--model", str(c.tmp / "no-model"), "--batch-size", "0", "--out", str(c.out)),
         CliError, r"interp syntaxgym: error: argument --batch-size: must be a positive integer, not '0'"),
