@@ -41,6 +41,24 @@ class Worker:
             self._memo.popitem(last=False)
         return value
 
+    def memo_latest(self, slot: str, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per ``key``, keeping only the latest key's value in ``slot`` (for large values,
+        e.g. one task's activations at every layer, that the next jobs reuse until the task changes).
+
+        >>> worker = Worker(model=None)
+        >>> worker.memo_latest("task", "a", lambda: 1), worker.memo_latest("task", "a", lambda: 2)
+        (1, 1)
+        >>> worker.memo_latest("task", "b", lambda: 3), worker.memo_latest("task", "a", lambda: 4)
+        (3, 4)
+        """
+        held = self._memo.get(("latest", slot))
+        if held is not None and held[0] == key:
+            return held[1]
+        self._memo.pop(("latest", slot), None)  # free the old value before computing the new one
+        value = compute()
+        self._memo[("latest", slot)] = (key, value)
+        return value
+
     def share(self, shared: Any) -> None:
         """Start a new sweep: new shared data, empty memo."""
         self.shared = shared

@@ -45,7 +45,7 @@ import torch
 from torch import Tensor
 
 from interp.errors import InputError
-from interp.graph.packing import Packing, base_state, packed_last_logits
+from interp.graph.packing import BaseState, Packing, base_state, packed_last_logits
 from interp.graph.resume import resume_support, warn_slow_path
 from interp.graph.sites import parse_site
 from interp.interventions import DAS
@@ -135,11 +135,16 @@ def train_das(hm, data: PairData, site: str, config: DASConfig | None = None, *,
 
 
 def train_das_sides(hm, data: PairData, site: str, labels: Sequence[Tensor], config: DASConfig | None = None, *,
-                    seed: int = 0, packed: bool | None = None) -> list[DASResult]:
+                    seed: int = 0, packed: bool | None = None, sources: Tensor | None = None,
+                    state: BaseState | None = None) -> list[DASResult]:
     """:func:`train_das` once per set of source labels ``labels[j]`` (``[n]`` token ids: e.g. a task's
     and its control's), trained together: each step's rows carry every side's DAS of every position
     (disjoint parameters, per-parameter Adam, the same pairs in the same order, the same initial
     basis), so each side's result equals its own :func:`train_das` run up to float rounding.
+
+    ``sources`` ``[n, P, d]`` (the sources' values at ``site`` and their positions) and ``state`` (the
+    bases' :func:`~interp.graph.packing.base_state` at the site's layer), when already computed (e.g.
+    for every layer of a sweep at once), spare the plain runs that would compute them.
 
     >>> import interp
     >>> from interp.methods import PairData
@@ -155,11 +160,11 @@ def train_das_sides(hm, data: PairData, site: str, labels: Sequence[Tensor], con
     (True, torch.Size([2, 2]))
     """
     return _train(hm, data, site, [torch.as_tensor(x, dtype=torch.long).flatten() for x in labels],
-                  config or DASConfig(), seed, packed)
+                  config or DASConfig(), seed, packed, sources, state)
 
 
 def _train(hm, data: PairData, site: str, labels: list[Tensor], settings: DASConfig, seed: int,
-           packed: bool | None) -> list[DASResult]:
+           packed: bool | None, sources: Tensor | None = None, state: BaseState | None = None) -> list[DASResult]:
     """The training loop of :func:`train_das` / :func:`train_das_sides`: ``len(labels)`` sides × ``P`` positions."""
     rank, steps, batch_size, lr, warmup = (settings.rank, settings.steps, settings.batch_size, settings.lr,
                                            settings.warmup)
@@ -182,13 +187,13 @@ def _train(hm, data: PairData, site: str, labels: list[Tensor], settings: DASCon
 
     # the frozen prefix, once: the sources' site values at their positions, and the bases' resid_pre.L
     # (with every layer's keys/values when the model takes a KV cache: see interp.graph.packing)
-    source_acts = hm.run(data.source, cache=[site], logits=False).cache[site]
-    source_rows = torch.arange(data.n, device=source_acts.device)[:, None]
-    source_values = source_acts[source_rows, data.absolute("source").to(source_acts.device)]  # [n, P, d]
-    del source_acts
+    if sources is not None and tuple(sources.shape[:2]) != (data.n, n_pos):
+        raise InputError(f"sources must hold [pairs, positions, d] = [{data.n}, {n_pos}, d] values; got "
+                         f"{list(sources.shape)}")
+    source_values = sources if sources is not None else _source_values(hm, data, site)  # [n, P, d]
     base_index = data.absolute("base")  # [n, P]
     if use_packed:
-        forward = _packed_forward(hm, data, site, start_site)
+        forward = _packed_forward(hm, data, site, start_site, state)
     else:
         forward = _resumed_forward(hm, data, site, start_site)
 
@@ -214,9 +219,22 @@ def _train(hm, data: PairData, site: str, labels: list[Tensor], settings: DASCon
 RowForward = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
 
 
-def _packed_forward(hm, data: PairData, site: str, start_site: str) -> RowForward:
+def _source_values(hm, data: PairData, site: str) -> Tensor:
+    """``[n, P, d]`` the sources' values at ``site`` and their positions."""
+    source_acts = hm.run(data.source, cache=[site], logits=False).cache[site]
+    source_rows = torch.arange(data.n, device=source_acts.device)[:, None]
+    return source_acts[source_rows, data.absolute("source").to(source_acts.device)]
+
+
+def _packed_forward(hm, data: PairData, site: str, start_site: str, state: BaseState | None = None) -> RowForward:
     """Rows packed into one sequence of only the tokens an edit can change (interp.graph.packing)."""
-    state = base_state(hm, data.base, parse_site(start_site).layer, prefix=int(data.absolute("base").max()))
+    layer = parse_site(start_site).layer
+    if state is None:
+        state = base_state(hm, data.base, layer, prefix=int(data.absolute("base").max()))
+    elif state.layer != layer or state.batch.input_ids.shape != data.base.input_ids.shape:
+        raise InputError(f"the base state given is for layer {state.layer} and inputs of shape "
+                         f"{tuple(state.batch.input_ids.shape)}; training at {site!r} needs layer {layer} and "
+                         f"{tuple(data.base.input_ids.shape)}")
 
     def forward(rows: Tensor, index: Tensor, source: Tensor, basis: Tensor) -> Tensor:
         packing = Packing(data.base, rows, index)

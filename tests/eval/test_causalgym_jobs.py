@@ -156,3 +156,38 @@ def test_task_jobs_give_the_same_tables_on_fresh_workers_in_reverse_order(hm, su
     assert [job.task for job in executor.ran] == ["agr_behind", "agr_behind", "agr", "agr"]  # a job per task x layer
     pd.testing.assert_frame_equal(other.results, jobs.results)  # bit for bit, rows in the plan's order
     assert [r["key"] for r in other.records] == [r["key"] for r in jobs.records]
+
+
+def test_a_task_runs_its_plain_passes_once_for_every_layer(hm, suite, monkeypatch, tmp_path):
+    import interp.eval.causalgym.job as job
+
+    calls = []
+    for name in ("train_passes", "scoring_passes"):
+        real = getattr(job, name)
+        monkeypatch.setattr(job, name,
+                            lambda *a, real=real, name=name, **k: calls.append((name, a[2])) or real(*a, **k))
+    causal_efficacy(hm, suite, out=tmp_path, **SMALL)
+    sites = ("resid_post.0", "resid_post.1")  # every layer's site at once: two tasks x two kinds of pass
+    assert calls == [("train_passes", sites), ("scoring_passes", sites)] * 2
+
+
+def test_das_from_precomputed_sources_and_state_equals_das_from_its_own_runs(float64):
+    from interp.eval.causalgym.task_passes import train_passes
+
+    hm = interp.models.tiny("llama")
+    hm.model.double()
+    pairs = PairData.from_texts(hm, ["The key to the cabinets", "The keys to the cabinet"] * 2,
+                                ["The keys to the cabinet", "The key to the cabinets"] * 2,
+                                base_positions=[[1, 4]] * 4, source_positions=[[1, 4]] * 4,
+                                base_labels=[" is", " are"] * 2, source_labels=[" are", " is"] * 2)
+    config = interp.methods.DASConfig(steps=4, batch_size=2)
+    passes = train_passes(hm, pairs, ["resid_pre.0", "resid_pre.1"], fitted=False, das=True)
+    (own,) = train_das_sides(hm, pairs, "resid_pre.1", [pairs.source_labels], config, seed=3)
+    (given,) = train_das_sides(hm, pairs, "resid_pre.1", [pairs.source_labels], config, seed=3,
+                               sources=passes.activations["resid_pre.1"][1], state=passes.states[1])
+    torch.testing.assert_close(given.bases, own.bases, atol=1e-10, rtol=1e-10)
+    torch.testing.assert_close(given.losses, own.losses, atol=1e-10, rtol=1e-10)
+    with pytest.raises(interp.InputError, match="base state given is for layer 0"):
+        train_das_sides(hm, pairs, "resid_pre.1", [pairs.source_labels], config, state=passes.states[0])
+    with pytest.raises(interp.InputError, match="sources must hold"):
+        train_das_sides(hm, pairs, "resid_pre.1", [pairs.source_labels], config, sources=torch.zeros(3, 2, 64))

@@ -33,10 +33,10 @@ from typing import Any
 
 import torch
 
+from interp.eval.causalgym.task_passes import scoring_passes, train_passes
 from interp.eval.causalgym.unit import Unit, _check_finite, _directions, check_model, run_unit
-from interp.graph.packing import base_states
 from interp.methods import DASConfig, train_das_sides
-from interp.methods.score_sets import can_pack, clean_logprobs, score_sets, source_values
+from interp.methods.score_sets import score_sets
 
 #: non-DAS methods whose directions are fit to training activations
 FITTED = ("probe", "mean", "pca", "kmeans", "lda", "sae")
@@ -113,16 +113,15 @@ def run_job(worker, job: TaskJob) -> list[tuple[Unit, tuple[dict, Any]]]:
         return [(unit, run_unit(worker, unit)) for unit in units  # a control with other sentences: unit by unit
                 if job.todo is None or unit.key in job.todo]
 
-    fitted = [m for m in FITTED if m in methods]
-    train_acts = _train_activations(hm, task.train, sites) if fitted else {}
     test = task.test
     label_sets = [(test.base_labels, test.source_labels)]
     if task.control_test is not None:
         label_sets.append((task.control_test.base_labels, task.control_test.source_labels))
-    clean = clean_logprobs(hm, test, label_sets)
-    sources = source_values(hm, test, sites)
-    packable = can_pack(hm, test, sites[0])
-    states = base_states(hm, test.base, layers, prefix=int(test.absolute("base").max())) if packable else {}
+    every_site = tuple(sweep.sites) or tuple(sites)  # the plain runs serve every layer of the sweep
+    fitted, das = any(m in FITTED for m in methods), "das" in methods
+    train, scoring = worker.memo_latest("causalgym-task", (task.name, task.digest, every_site, fitted, das), lambda: (
+        train_passes(hm, task.train, every_site, fitted=fitted, das=das),
+        scoring_passes(hm, test, every_site, label_sets)))
 
     sae = {"sae": sweep.sae} if getattr(sweep, "sae", None) else {}  # the sae method's folder
     done: dict[Unit, tuple[dict, Any]] = {}
@@ -130,7 +129,7 @@ def run_job(worker, job: TaskJob) -> list[tuple[Unit, tuple[dict, Any]]]:
         here = [u for u in units if u.layer == layer]
         bases: dict[tuple[str, bool], Any] = {}
         for method in dict.fromkeys(u.method for u in here if u.method != "das"):
-            fitted_at = lambda site=site: train_acts[site]  # noqa: E731
+            fitted_at = lambda site=site: tuple(x.float().cpu() for x in train.activations[site])  # noqa: E731
             bases[(method, False)] = bases[(method, True)] = _directions(
                 hm, method, task, task.train, site, layer, sweep.seed, sweep.das, fitted_at, **sae)
         das_paths = {}
@@ -139,7 +138,9 @@ def run_job(worker, job: TaskJob) -> list[tuple[Unit, tuple[dict, Any]]]:
             data = [task.control_train if side else task.train for side in das_sides]
             config = DASConfig(**sweep.das)
             if all(_same_sentences(data[0], d) for d in data):  # task + control: one training pass
-                trained = train_das_sides(hm, data[0], site, [d.source_labels for d in data], config, seed=sweep.seed)
+                prepared = {"sources": train.activations[site][1], "state": train.states.get(layer)}
+                trained = train_das_sides(hm, data[0], site, [d.source_labels for d in data], config, seed=sweep.seed,
+                                          **(prepared if data[0] is task.train else {}))
             else:
                 trained = [train_das_sides(hm, d, site, [d.source_labels], config, seed=sweep.seed)[0] for d in data]
             for side, result in zip(das_sides, trained):
@@ -147,8 +148,8 @@ def run_job(worker, job: TaskJob) -> list[tuple[Unit, tuple[dict, Any]]]:
                 das_paths[side] = result.path
         keys = list(dict.fromkeys((u.method, u.control) if u.method == "das" else (u.method, False) for u in here))
         sets = [[None] * len(task.spans) if bases[key] is None else list(bases[key]) for key in keys]
-        scored = score_sets(hm, test, site, sets, label_sets, max_rows=sweep.max_rows, clean=clean,
-                            state=states.get(layer), sources=sources[site])
+        scored = score_sets(hm, test, site, sets, label_sets, max_rows=sweep.max_rows, clean=scoring.clean,
+                            state=scoring.states.get(layer), sources=scoring.sources[site])
         for unit in here:
             key = (unit.method, unit.control) if unit.method == "das" else (unit.method, False)
             scores = scored[int(unit.control)][keys.index(key)]
@@ -170,18 +171,6 @@ def _record(task, unit: Unit, sweep, scores, paths: dict) -> dict:
             "iia": scores.iia.int().tolist(), "behaviour": scores.behaviour.int().tolist(),
             "task_digest": task.digest, "das": sweep.das if unit.method == "das" else None, "directions": None,
             "computation": paths, "seconds": 0.0}
-
-
-def _train_activations(hm, data, sites: list[str]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """``{site: (base [n, P, d], source [n, P, d])}``: one forward per side caches every site."""
-    sides = []
-    for side, batch in (("base", data.base), ("source", data.source)):
-        cache = hm.run(batch, cache=sites, logits=False).cache
-        rows = torch.arange(data.n)[:, None]
-        index = data.absolute(side)
-        sides.append({site: cache[site][rows.to(cache[site].device), index.to(cache[site].device)].float().cpu()
-                      for site in sites})
-    return {site: (sides[0][site], sides[1][site]) for site in sites}
 
 
 def _same_sentences(a, b) -> bool:

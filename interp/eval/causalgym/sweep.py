@@ -93,7 +93,8 @@ def causal_efficacy(hm, suite: Any, config: CausalGymConfig | None = None, *, ou
     if out is not None:  # the run's data, before any unit: `--suite OUT/rows` reruns it from the rows alone
         save_rows(out / "rows", {name: s for name, s in splits.items() if not s.control_task})
     todo = [unit for unit in units if unit.key not in finished]
-    sweep = Sweep(plan, seed, das, config.max_rows, (model, getattr(hm, "revision", None)), sae=config.sae)
+    sweep = Sweep(plan, seed, das, config.max_rows, (model, getattr(hm, "revision", None)), sae=config.sae,
+                  sites=tuple(f"{site_kind}.{layer}" for layer in layer_list))
     bar = progress_bar(total=len(units), initial=len(finished), progress=progress, desc="causal efficacy")
     bases_in_memory = {}
     # one job per task x layer: the work shared within a layer is done once, and an interruption loses

@@ -48,6 +48,7 @@ class Sweep:
     max_rows: int
     model: tuple[str, str | None]  # (name, revision) of the driver's model: workers must load the same
     sae: str | None = None  # the folder of saved SAEs the sae method reads
+    sites: tuple[str, ...] = ()  # every layer's site: a job's plain runs cache them all, for the task's next jobs
 
 
 def _directions(hm, method: str, task: EncodedTask, data, site: str, layer: int, seed: int, das: dict,
