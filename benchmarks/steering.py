@@ -1,5 +1,6 @@
 """Steered generation for a coefficient sweep: interp's batched rows vs one generate call per coefficient
-(interp's ``Steer``, and a raw ``register_forward_pre_hook`` as a user would write it by hand).
+(interp's ``Steer``, and a raw ``register_forward_pre_hook`` as a user would write it by hand), and vs the
+same batched rows written by hand (a pre-hook adding a coefficient per row: interp's overhead).
 
     .venv/bin/python benchmarks/steering.py [--threads 1] [--reps 3] [--prompts 16] [--tokens 16]
 
@@ -80,9 +81,33 @@ def main() -> None:
             out += seqs[:, batch.width:].tolist()
         return out
 
+    def raw_hook_batched_rows() -> list[list[int]]:  # the batched rows by hand: a coefficient per row
+        out = []
+        for start in range(0, len(rows), args.batch_size):
+            chunk = rows[start:start + args.batch_size]
+            chunk_batch = hm.tokenize([prompts[p] for _, p in chunk], padding_side="left")
+            coefficient = torch.tensor([c for c, _ in chunk])[:, None, None]
+
+            def add(module, inputs, kwargs, coefficient=coefficient):
+                if inputs:
+                    return (inputs[0] + coefficient * unit, *inputs[1:]), kwargs
+                return inputs, {**kwargs, "hidden_states": kwargs["hidden_states"] + coefficient * unit}
+
+            handle = layer_module.register_forward_pre_hook(add, with_kwargs=True)
+            try:
+                with torch.no_grad():
+                    seqs = hm.model.generate(input_ids=chunk_batch.input_ids, attention_mask=chunk_batch.attention_mask,
+                                             max_new_tokens=args.tokens, do_sample=False,
+                                             pad_token_id=hm.tokenizer.eos_token_id)
+            finally:
+                handle.remove()
+            out += seqs[:, chunk_batch.width:].tolist()
+        return out
+
     methods = {"interp batched rows (steering_sweep)": batched_rows,
                "interp Steer, one generate per coefficient": steer_per_coefficient,
-               "raw pre-hook, one generate per coefficient": raw_hook_per_coefficient}
+               "raw pre-hook, one generate per coefficient": raw_hook_per_coefficient,
+               "raw pre-hook, batched rows": raw_hook_batched_rows}
     reference = batched_rows()
     agree = {}
     for name, fn in methods.items():
@@ -104,6 +129,7 @@ def main() -> None:
     report("steering", {
         "batched_s": round(batched, 3), "steer_loop_s": round(looped, 3), "raw_hook_loop_s": round(raw, 3),
         "speedup_batched_vs_raw_loop": round(raw / batched, 2), "steer_loop_vs_raw_loop": round(looped / raw, 3),
+        "batched_vs_raw_batched": round(batched / medians["raw pre-hook, batched rows"], 3),
         "rows_equal": {k: round(v, 3) for k, v in agree.items()}, "prompts": len(prompts),
         "coefficients": list(COEFFICIENTS), "new_tokens": args.tokens, "reps": args.reps,
     })
