@@ -62,46 +62,33 @@ def main() -> None:
             out += gen.new_tokens.tolist()
         return out
 
-    def raw_hook_per_coefficient() -> list[list[int]]:
-        out = []
-        for c in COEFFICIENTS:
-            def add(module, inputs, kwargs, c=c):  # the layer's input hidden states = resid_pre
-                if inputs:
-                    return (inputs[0] + c * unit, *inputs[1:]), kwargs
-                return inputs, {**kwargs, "hidden_states": kwargs["hidden_states"] + c * unit}
+    def raw_generate(tokens, coefficient: float | torch.Tensor) -> list[list[int]]:
+        """Greedy generation with a raw pre-hook adding ``coefficient * unit`` to the layer's input
+        hidden states (= resid_pre): one coefficient, or one per row (``[rows, 1, 1]``)."""
+        def add(module, inputs, kwargs):
+            if inputs:
+                return (inputs[0] + coefficient * unit, *inputs[1:]), kwargs
+            return inputs, {**kwargs, "hidden_states": kwargs["hidden_states"] + coefficient * unit}
 
-            handle = layer_module.register_forward_pre_hook(add, with_kwargs=True)
-            try:
-                with torch.no_grad():
-                    seqs = hm.model.generate(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                                             max_new_tokens=args.tokens, do_sample=False,
-                                             pad_token_id=hm.tokenizer.eos_token_id)
-            finally:
-                handle.remove()
-            out += seqs[:, batch.width:].tolist()
-        return out
+        handle = layer_module.register_forward_pre_hook(add, with_kwargs=True)
+        try:
+            with torch.no_grad():
+                seqs = hm.model.generate(input_ids=tokens.input_ids, attention_mask=tokens.attention_mask,
+                                         max_new_tokens=args.tokens, do_sample=False,
+                                         pad_token_id=hm.tokenizer.eos_token_id)
+        finally:
+            handle.remove()
+        return seqs[:, tokens.width:].tolist()
+
+    def raw_hook_per_coefficient() -> list[list[int]]:
+        return [row for c in COEFFICIENTS for row in raw_generate(batch, c)]
 
     def raw_hook_batched_rows() -> list[list[int]]:  # the batched rows by hand: a coefficient per row
         out = []
         for start in range(0, len(rows), args.batch_size):
             chunk = rows[start:start + args.batch_size]
-            chunk_batch = hm.tokenize([prompts[p] for _, p in chunk], padding_side="left")
-            coefficient = torch.tensor([c for c, _ in chunk])[:, None, None]
-
-            def add(module, inputs, kwargs, coefficient=coefficient):
-                if inputs:
-                    return (inputs[0] + coefficient * unit, *inputs[1:]), kwargs
-                return inputs, {**kwargs, "hidden_states": kwargs["hidden_states"] + coefficient * unit}
-
-            handle = layer_module.register_forward_pre_hook(add, with_kwargs=True)
-            try:
-                with torch.no_grad():
-                    seqs = hm.model.generate(input_ids=chunk_batch.input_ids, attention_mask=chunk_batch.attention_mask,
-                                             max_new_tokens=args.tokens, do_sample=False,
-                                             pad_token_id=hm.tokenizer.eos_token_id)
-            finally:
-                handle.remove()
-            out += seqs[:, chunk_batch.width:].tolist()
+            out += raw_generate(hm.tokenize([prompts[p] for _, p in chunk], padding_side="left"),
+                                torch.tensor([c for c, _ in chunk])[:, None, None])
         return out
 
     methods = {"interp batched rows (steering_sweep)": batched_rows,
