@@ -53,6 +53,7 @@ from interp.interventions.positions import Slots
 from interp.methods.das_config import DASConfig
 from interp.methods.pairs import PairData, _rows
 from interp.methods.rows import interchanges, last_logprobs, prefix_site
+from interp.methods.score_sets import source_values as all_source_values
 
 
 @dataclass
@@ -190,7 +191,7 @@ def _train(hm, data: PairData, site: str, labels: list[Tensor], settings: DASCon
     if sources is not None and tuple(sources.shape[:2]) != (data.n, n_pos):
         raise InputError(f"sources must hold [pairs, positions, d] = [{data.n}, {n_pos}, d] values; got "
                          f"{list(sources.shape)}")
-    source_values = sources if sources is not None else _source_values(hm, data, site)  # [n, P, d]
+    source_values = sources if sources is not None else all_source_values(hm, data, [site])[site]  # [n, P, d]
     base_index = data.absolute("base")  # [n, P]
     if use_packed:
         forward = _packed_forward(hm, data, site, start_site, state)
@@ -217,13 +218,6 @@ def _train(hm, data: PairData, site: str, labels: list[Tensor], settings: DASCon
 # A forward of the training loop: (example per row [R], base token per row [R], source value [R, d],
 # basis [R, d, k]) -> last-token log-probabilities [R, vocab] of the intervened base rows, with a graph to the basis.
 RowForward = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
-
-
-def _source_values(hm, data: PairData, site: str) -> Tensor:
-    """``[n, P, d]`` the sources' values at ``site`` and their positions."""
-    source_acts = hm.run(data.source, cache=[site], logits=False).cache[site]
-    source_rows = torch.arange(data.n, device=source_acts.device)[:, None]
-    return source_acts[source_rows, data.absolute("source").to(source_acts.device)]
 
 
 def _packed_forward(hm, data: PairData, site: str, start_site: str, state: BaseState | None = None) -> RowForward:

@@ -5,18 +5,21 @@ Most of a unit's work is shared with the other units of its task. :func:`run_job
 for all of them, and gives back the same records as :func:`~interp.eval.causalgym.unit.run_unit`
 would, unit by unit (equal to float rounding; ``tests/eval/test_causalgym_jobs.py`` checks it):
 
-- **one activation pass**: one forward per side over the training pairs caches every layer's site
-  at the aligned positions; every direction method fits from it, at every layer;
+- **one set of plain runs per task** (:mod:`~interp.eval.causalgym.task_passes`): one forward per side
+  over the training pairs caches every layer's site at the aligned positions (every direction method fits
+  from it, DAS interchanges its source values), and the training and test bases' states and the test's
+  clean log-probs are computed for every layer at once; the worker keeps them for the task's next layer
+  jobs;
 - **batched scoring**: at each layer, the test rows of every method × position (the task's DAS and
-  the control's DAS too) run in the same packed forwards, resumed at that layer from one base run
-  (its ``resid_pre`` at every layer and its keys/values, computed once); a non-DAS direction does
-  not see the labels, so one forward scores it on the task and on the control (same sentences,
-  other labels);
+  the control's DAS too) run in the same packed forwards, resumed at that layer from the test bases'
+  states; a non-DAS direction does not see the labels, so one forward scores it on the task and on
+  the control (same sentences, other labels);
 - **DAS task + control in one training pass** per layer (:func:`~interp.methods.train_das_sides`).
 
 Rows of different layers do not share a forward: a row resumed from a lower layer recomputes the
 layers below its own, and on CPU the forwards are bound by arithmetic, not by the number of calls
-(``benchmarks/protocol.py`` measures it).
+(``benchmarks/protocol.py`` measures it: a DAS step's products already run at about 2/3 of the CPU's
+best rate, so larger batches across layers would gain at most about 20 %).
 
 >>> jobs = plan_jobs([Unit("agr", 0, "resid_post.0", "mean", False), Unit("npi", 0, "resid_post.0", "mean", False),
 ...                   Unit("agr", 1, "resid_post.1", "das", True)])
