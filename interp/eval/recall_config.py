@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from interp.errors import InputError
+from interp.graph.positions import integer_index
 from interp.settings import Real, Whole, check_rules
 
 DEFAULT_SUITE = "builtin:capitals"
@@ -113,9 +114,9 @@ def check_heads(heads: Any, *, spell: str = "heads") -> str | list[Head]:
         raise InputError(f"{spell} must be 'top:K', 'memory:K', 'context:K' or [(layer, head), ...], not {heads!r}")
     chosen = []
     for entry in heads:
-        if not (isinstance(entry, Sequence) and len(entry) == 2 and all(isinstance(v, int) for v in entry)):
+        if isinstance(entry, str) or not (isinstance(entry, Sequence) and len(entry) == 2):
             raise InputError(f"a head is a pair (layer, head) of integers, not {entry!r}")
-        chosen.append((entry[0], entry[1]))
+        chosen.append((integer_index(entry[0], "a head's layer"), integer_index(entry[1], "a head's index")))
     if not chosen:
         raise InputError("no heads to scale")
     return chosen

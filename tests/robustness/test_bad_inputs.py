@@ -29,7 +29,7 @@ import torch
 import interp
 import interp.cli
 from interp.errors import InputError, InterpError, ModelLoadError, SiteError, SuiteError
-from interp.eval import causal_efficacy, steering_sweep, syntaxgym
+from interp.eval import causal_efficacy, recall, steering_sweep, syntaxgym
 from interp.eval.lens import TunedLens, logit_lens
 from interp.interventions import (
     DAS,
@@ -478,6 +478,10 @@ CASES: list[Case] = [
         c.hm, c.templates, methods=["dasx"], out=c.out, **SMALL), InputError, r"unknown method 'dasx'.*das, probe"),
     Case("evaluators", "causal_efficacy: layers outside the model", lambda c: causal_efficacy(
         c.hm, c.templates, layers="0:30:2", out=c.out, **SMALL), InputError, r"outside the model.*2 layers"),
+    Case("evaluators", "recall: a head's layer that is a bool", lambda c: recall(c.hm, heads=[(True, 0)]), InputError,
+         r"a head's layer must be an integer, not True \(bool\)"),
+    Case("evaluators", "recall: a head index that is a float", lambda c: recall(c.hm, heads=[(0, 1.0)]), InputError,
+         r"a head's index must be an integer, not 1.0 \(float\)"),
     Case("evaluators", "causal_efficacy: unknown site kind", lambda c: causal_efficacy(
         c.hm, c.templates, site_kind="z", out=c.out, **SMALL), InputError, r"site_kind must be one of"),
     Case("evaluators", "causal_efficacy: unknown task", lambda c: causal_efficacy(
