@@ -35,6 +35,7 @@ from torch import Tensor
 
 from interp.errors import InputError, SiteError
 from interp.graph.adapters.head_out import per_head_output
+from interp.graph.positions import integer_index
 from interp.graph.readout import FrozenReadout
 
 
@@ -76,6 +77,7 @@ def _layer(hm, layer: int | None) -> int:
     n = hm.n_layers
     if layer is None:
         return n
+    layer = integer_index(layer, "layer")
     if not -n <= layer <= n:
         raise InputError(f"layer {layer} is out of range: {hm.name} has {n} layers (0..{n}, {n} or None: all)")
     return layer % n if layer < 0 else layer

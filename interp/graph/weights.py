@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from interp.errors import SiteError
 from interp.graph.adapters.head_out import head_blocks, in_out_weight
+from interp.graph.positions import integer_index
 
 
 def _no_layout(hm, what: str) -> SiteError:
@@ -59,7 +60,7 @@ def _projection(hm, kind: str, layer: int) -> tuple[Tensor, Tensor | None]:
     """``[d_model, heads, d_head]`` weight and ``[heads, d_head]`` bias of the ``q``/``k``/``v`` projection."""
     if hm.layout is None:
         raise _no_layout(hm, f"W_{kind.upper()}")
-    binding = hm.binding(f"{kind}.{layer}")
+    binding = hm.binding(f"{kind}.{integer_index(layer, 'a layer')}")
     weight = binding.read(in_out_weight(binding.module).detach(), {})  # the site's reader on [d_model, width]
     bias = getattr(binding.module, "bias", None)
     return weight, None if bias is None else binding.read(bias.detach()[None], {})[0]
@@ -111,13 +112,14 @@ class WeightMethods:
         """Output projection per head ``[head, d_head, d_model]``: ``head_out.L == z.L @ W_O(L)`` per head."""
         if self.layout is None:
             raise _no_layout(self, "W_O")
-        return head_blocks(self.binding(f"z.{layer}").module, self.n_heads, self.d_head).detach()
+        return head_blocks(self.binding(f"z.{integer_index(layer, 'a layer')}").module, self.n_heads,
+                           self.d_head).detach()
 
     def b_O(self, layer: int) -> Tensor | None:
         """Output projection bias ``[d_model]``, or None."""
         if self.layout is None:
             raise _no_layout(self, "b_O")
-        bias = getattr(self.binding(f"z.{layer}").module, "bias", None)
+        bias = getattr(self.binding(f"z.{integer_index(layer, 'a layer')}").module, "bias", None)
         return None if bias is None else bias.detach()
 
     def _per_head(self, weight: Tensor, expand: bool) -> Tensor:

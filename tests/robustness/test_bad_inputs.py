@@ -31,6 +31,7 @@ import interp.cli
 from interp.errors import InputError, InterpError, ModelLoadError, SiteError, SuiteError
 from interp.eval import causal_efficacy, recall, steering_sweep, syntaxgym
 from interp.eval.lens import TunedLens, logit_lens
+from interp.graph.decomposition import accumulated_resid
 from interp.interventions import (
     DAS,
     Ablate,
@@ -182,6 +183,10 @@ def run_with(c, *interventions, inputs=BASE):
 
 CASES: list[Case] = [
     # ---------------------------------------------------------------- graph: sites, inputs, runs
+    Case("graph", "W_O of a layer that is a bool", lambda c: c.hm.W_O(True), InputError,
+         r"a layer must be an integer, not True \(bool\)"),
+    Case("graph", "accumulated_resid up to a layer that is a float", lambda c: accumulated_resid(c.src.cache, 1.0),
+         InputError, r"layer must be an integer, not 1.0 \(float\)"),
     Case("graph", "misspelt site", lambda c: c.hm.run("The keys", cache=["resid_pst.1"]),
          SiteError, r"unknown site 'resid_pst.1'; did you mean 'resid_post.1'"),
     Case("graph", "site without its dot", lambda c: c.hm.run("The keys", cache=["resid_post1"]),
