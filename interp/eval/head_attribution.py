@@ -38,6 +38,7 @@ from torch import Tensor, nn
 
 from interp.errors import InputError, SiteError
 from interp.eval.finite import check_finite
+from interp.graph.positions import integer_index
 from interp.graph.readout import FrozenReadout
 
 Tokens = Sequence[int] | Sequence[str]
@@ -80,6 +81,9 @@ class HeadAttribution:
     def top(self, k: int, direction: str = "positive") -> list[tuple[int, int]]:
         """The ``k`` heads with the largest mean contribution: ``"positive"`` (toward target),
         ``"negative"`` (toward baseline) or ``"abs"`` (either way)."""
+        k = integer_index(k, "k (how many heads)")
+        if k < 1:
+            raise InputError(f"k (how many heads) must be at least 1, not {k}")
         values = self.heads()
         key = {"positive": values.value, "negative": -values.value, "abs": values.value.abs()}.get(direction)
         if key is None:

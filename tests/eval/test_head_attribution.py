@@ -117,5 +117,10 @@ def test_bad_inputs_fail_before_any_work():
         head_attribution(hm, PROMPTS, [" a"], BASELINE)
     with pytest.raises(InputError, match="outside the vocabulary"):
         head_attribution(hm, PROMPTS, [10**7] * 3, BASELINE)
+    attribution = head_attribution(hm, PROMPTS, TARGET, BASELINE)
     with pytest.raises(InputError, match="direction"):
-        head_attribution(hm, PROMPTS, TARGET, BASELINE).top(2, "up")
+        attribution.top(2, "up")
+    with pytest.raises(InputError, match=r"k \(how many heads\) must be an integer, not True"):
+        attribution.top(True)  # was one head, silently
+    with pytest.raises(InputError, match=r"k \(how many heads\) must be at least 1, not 0"):
+        attribution.top(0)  # was no heads
