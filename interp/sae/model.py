@@ -44,6 +44,11 @@ FORMAT_VERSION = 1
 CONFIG_FILE, WEIGHTS_FILE = "config.json", "sae.safetensors"
 
 
+
+def _whole(value) -> bool:
+    """A Python int that is not a bool (``True`` would pass as 1)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
 @dataclass(frozen=True)
 class SAEConfig:
     """What an SAE is, apart from its weights (``config.json``)."""
@@ -59,12 +64,12 @@ class SAEConfig:
     extra: dict[str, Any] = field(default_factory=dict)   # free-form facts (training settings, SAELens cfg)
 
     def __post_init__(self):
-        if not (isinstance(self.d_in, int) and isinstance(self.d_sae, int) and self.d_in > 0 and self.d_sae > 0):
+        if not (_whole(self.d_in) and _whole(self.d_sae) and self.d_in > 0 and self.d_sae > 0):
             raise InputError(f"an SAE needs positive integer d_in and d_sae; got d_in={self.d_in!r}, "
                              f"d_sae={self.d_sae!r}")
         if self.kind not in KINDS:
             raise InputError(f"unknown SAE kind {self.kind!r}; known: {', '.join(KINDS)}")
-        if self.kind == "topk" and not (isinstance(self.k, int) and 0 < self.k <= self.d_sae):
+        if self.kind == "topk" and not (_whole(self.k) and 0 < self.k <= self.d_sae):
             raise InputError(f"a topk SAE needs k between 1 and d_sae={self.d_sae}; got k={self.k!r}")
         if self.kind != "topk" and self.k is not None:
             raise InputError(f"k is for topk SAEs; this one is {self.kind!r}")

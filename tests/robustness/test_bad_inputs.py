@@ -45,6 +45,7 @@ from interp.interventions import (
     patch_sweep,
 )
 from interp.methods import PairData, find_direction, score, train_das
+from interp.sae import SAEConfig
 from interp.sae.activations import collect
 from interp.suites import causalgym
 from interp.suites import syntaxgym as sg_suites
@@ -707,6 +708,8 @@ CASES: list[Case] = [
     Case("sae", "collect with max_norm_ratio at most 1", lambda c: collect(
         c.hm, ["resid_post.0"], ["The keys to the cabinet"] * 4, tokens=32, context=8, max_norm_ratio=1.0),
         InputError, r"max_norm_ratio must be a number above 1 \(times the median norm\); got 1.0"),
+    Case("sae", "a TopK SAE with k that is a bool", lambda c: SAEConfig(d_in=64, d_sae=128, kind="topk", k=True),
+         InputError, r"a topk SAE needs k between 1 and d_sae=128; got k=True"),
 ]
 
 
