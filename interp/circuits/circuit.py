@@ -27,6 +27,7 @@ from interp.circuits.graph import Graph
 from interp.circuits.patching import Prepared, ablate_outside
 from interp.circuits.tasks import Task
 from interp.errors import InputError
+from interp.graph.positions import integer_index
 
 
 def _readers(graph: Graph) -> Tensor:
@@ -66,8 +67,17 @@ def prune(graph: Graph, circuit: Tensor) -> Tensor:
         circuit = kept
 
 
+def edge_count(n) -> int:
+    """A circuit size: a whole number of edges (Python or numpy integer), at least 0."""
+    n = integer_index(n, "a circuit size (a number of edges)")
+    if n < 0:
+        raise InputError(f"a circuit size is a number of edges, at least 0; got {n}")
+    return n
+
+
 def top_n(scores: EdgeScores, n: int, *, absolute: bool = True, pruned: bool = True) -> Tensor:
     """The ``n`` highest-scoring edges (by ``|score|`` unless ``absolute=False``), then pruned."""
+    n = edge_count(n)
     graph = scores.graph
     values = (scores.values.abs() if absolute else scores.values).masked_fill(~graph.mask, float("-inf"))
     circuit = torch.zeros_like(graph.mask)
@@ -78,6 +88,7 @@ def top_n(scores: EdgeScores, n: int, *, absolute: bool = True, pruned: bool = T
 
 def greedy(scores: EdgeScores, n: int, *, absolute: bool = True) -> Tensor:
     """Grow from the logits: each step adds the best edge into a node already in the circuit (Hanna et al.)."""
+    n = edge_count(n)
     graph = scores.graph
     values = (scores.values.abs() if absolute else scores.values).masked_fill(~graph.mask, float("-inf"))
     readers = _readers(graph)
@@ -117,14 +128,17 @@ def faithfulness_curve(hm, task: Task, scores: EdgeScores, sizes: Sequence[int],
     """Faithfulness of the circuit of each size (``select``: ``"top_n"`` or ``"greedy"``)."""
     if select not in ("top_n", "greedy"):
         raise InputError(f"select must be 'top_n' or 'greedy', not {select!r}")
+    sizes = [edge_count(n) for n in sizes]
+    if not sizes:
+        raise InputError("sizes: give at least one circuit size (a number of edges)")
     pick = top_n if select == "top_n" else greedy
     graph = scores.graph
     prepared = Prepared.of(hm, task, metric=scores.metric, mode=mode)
-    circuits = torch.stack([pick(scores, int(n)) for n in sizes] + [torch.zeros_like(graph.mask)])
+    circuits = torch.stack([pick(scores, n) for n in sizes] + [torch.zeros_like(graph.mask)])
     values = ablate_outside(hm, task, circuits, prepared=prepared, circuits_per_batch=circuits_per_batch)
     full, empty = float(prepared.clean_metric.double().mean()), float(values[-1])
     faithfulness = (values[:-1] - empty) / (full - empty)
-    return FaithfulnessCurve([int(n) for n in sizes], [int(c.sum()) for c in circuits[:-1]], values[:-1],
+    return FaithfulnessCurve(sizes, [int(c.sum()) for c in circuits[:-1]], values[:-1],
                              faithfulness, full, empty)
 
 

@@ -79,6 +79,17 @@ def test_circuits_are_pruned_and_no_hooks_leak():
     assert mean_curve.faithfulness.isfinite().all()
     after = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in hm.model.modules())
     assert after == before
+    import numpy as np  # circuit sizes are whole numbers of edges; numpy integers are fine
+    assert torch.equal(top_n(scores, np.int64(15)), top_n(scores, 15))
+    for bad, message in ((True, "must be an integer, not True"), (2.5, "must be an integer, not 2.5"),
+                         (-1, "at least 0; got -1")):
+        for select in (top_n, greedy):
+            with pytest.raises(interp.InputError, match=message):
+                select(scores, bad)  # True was one edge, 2.5 a raw TypeError, -1 the empty circuit
+        with pytest.raises(interp.InputError, match=message):
+            faithfulness_curve(hm, TOY, scores, sizes=[bad])
+    with pytest.raises(interp.InputError, match="at least one circuit size"):
+        faithfulness_curve(hm, TOY, scores, sizes=[])
 
 
 @pytest.mark.parametrize("family", ["gemma2", "olmo2"])
