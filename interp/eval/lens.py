@@ -31,6 +31,7 @@ from interp.errors import InputError
 from interp.eval.finite import check_finite
 from interp.graph.adapters.layout import adjust_logits
 from interp.graph.inputs import Batch
+from interp.graph.positions import integer_index
 from interp.graph.weights import unembed_module
 from interp.io import atomic_write_bytes
 from interp.viz.lens import lens_heatmap
@@ -79,12 +80,17 @@ def _logits(hm, resid: Tensor) -> Tensor:
 def logit_lens(hm, text: str, *, target: str | int | None = None, k: int = 5, lens: TunedLens | None = None,
                bos="auto") -> LensResult:
     """The logit (or, with ``lens``, tuned) lens of ``text`` at every layer and position."""
-    if not isinstance(k, int) or k < 1:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise InputError(f"k must be a whole number of at least 1, not {k!r}")
     if lens is not None:
         lens.check_fits(hm)
     batch = hm.to_tokens(text, bos=bos, as_batch=True)
     target_id = hm.to_single_token(target) if isinstance(target, str) else target
+    if target_id is not None and not isinstance(target, str):
+        target_id = integer_index(target_id, "target (a token id or a token string)")
+        vocab = unembed_module(hm).weight.shape[0]
+        if not 0 <= target_id < vocab:
+            raise InputError(f"target token id {target_id} is outside the vocabulary (0..{vocab - 1})")
     with torch.no_grad():
         cache = hm.run(batch, cache=["resid_post.*"]).cache
         layers = []

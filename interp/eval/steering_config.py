@@ -80,6 +80,9 @@ class SteeringConfig:
 
 
 def check_coefficients(coefficients: Sequence[float]) -> list[float]:
+    if (isinstance(coefficients, (str, bytes)) or not hasattr(coefficients, "__iter__")
+            or any(isinstance(c, (bool, str, bytes)) for c in coefficients)):
+        raise InputError(f"coefficients must be a list of numbers (not strings or bools), not {coefficients!r}")
     try:
         values = [float(c) for c in coefficients]
     except (TypeError, ValueError):

@@ -571,6 +571,16 @@ CASES: list[Case] = [
         r"the tuned lens holds 4160 NaN or inf parameters \(did its training diverge\?\)"),
     Case("evaluators", "logit_lens: k=0", lambda c: logit_lens(c.hm, "The keys", k=0), InputError,
          r"k must be a whole number of at least 1, not 0"),
+    Case("evaluators", "logit_lens: k that is a bool", lambda c: logit_lens(c.hm, "The keys", k=True), InputError,
+         r"k must be a whole number of at least 1, not True"),
+    Case("evaluators", "logit_lens: a target id outside the vocabulary", lambda c: logit_lens(
+        c.hm, "The keys", target=10**9), InputError,
+        r"target token id 1000000000 is outside the vocabulary \(0..383\)"),
+    Case("evaluators", "logit_lens: a target that is a bool", lambda c: logit_lens(c.hm, "The keys", target=True),
+         InputError, r"target \(a token id or a token string\) must be an integer, not True \(bool\)"),
+    Case("evaluators", "steering_sweep: a coefficient that is a bool", lambda c: steering_sweep(
+        c.hm, "builtin:sentiment", layers=[0], coefficients=[True]), InputError,
+        r"coefficients must be a list of numbers \(not strings or bools\), not \[True\]"),
     Case("evaluators", "TunedLens.load: a file that is not a tuned lens", lambda c: TunedLens.load(
         write(c, "lens.safetensors", "junk")), InputError, r"tuned lens .*lens.safetensors: not a tuned lens saved by "
         r"TunedLens.save"),
