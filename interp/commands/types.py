@@ -22,6 +22,9 @@ import argparse
 import math
 from collections.abc import Callable
 
+from interp.errors import InputError
+from interp.eval.causalgym.config import layer_text_parts
+
 
 def _int(text: str, what: str) -> int:
     try:
@@ -96,15 +99,12 @@ def layers(text: str) -> str:
     Traceback (most recent call last):
     argparse.ArgumentTypeError: must be all, START:STOP[:STEP] (e.g. 0:30:2), a number, or numbers ... not 'x'
     """
-    stripped = text.strip()
-    ranged = ":" in stripped
-    try:
-        parts = [int(p) if p.strip() else None for p in stripped.split(":" if ranged else ",")]
-    except ValueError:
-        parts = []
-    if stripped != "all" and (not parts or ranged and len(parts) > 3 or not ranged and None in parts):
-        raise argparse.ArgumentTypeError("must be all, START:STOP[:STEP] (e.g. 0:30:2), a number, or numbers "
-                                         f"separated by commas (e.g. 0,2), not {text!r}")
+    if text.strip() != "all":
+        try:
+            layer_text_parts(text)
+        except InputError:
+            raise argparse.ArgumentTypeError("must be all, START:STOP[:STEP] (e.g. 0:30:2), a number, or numbers "
+                                             f"separated by commas (e.g. 0,2), not {text!r}") from None
     return text
 
 

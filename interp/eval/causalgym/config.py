@@ -154,6 +154,20 @@ def parse_methods(methods: str | Sequence[str] | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def layer_text_parts(text: str) -> list[int | None]:
+    """The numbers of a layer text, ``"0:30:2"`` -> ``[0, 30, 2]`` (None where a range leaves one out) or
+    ``"0,2"`` -> ``[0, 2]``; an :class:`InputError` when it is neither (the model is not needed)."""
+    text = text.strip()
+    try:
+        parts = [int(p) if p.strip() else None for p in text.split(":" if ":" in text else ",")]
+    except ValueError:
+        parts = []
+    if not parts or len(parts) > 3 and ":" in text or (":" not in text and None in parts):
+        raise InputError(f"cannot read layers {text!r}: write START:STOP[:STEP] (e.g. 0:30:2), a number, "
+                         "or numbers separated by commas")
+    return parts
+
+
 def parse_layers(layers: Any, n_layers: int) -> list[int]:
     """``None``/``"all"``, an int, a list, a ``range``, or text ``"0:30:2"`` / ``"4"`` / ``"0,2,4"``."""
     valid = f"the model has {n_layers} layers (0..{n_layers - 1})"
@@ -161,13 +175,7 @@ def parse_layers(layers: Any, n_layers: int) -> list[int]:
         return list(range(n_layers))
     if isinstance(layers, str):
         text = layers.strip()
-        try:
-            parts = [int(p) if p.strip() else None for p in text.split(":" if ":" in text else ",")]
-        except ValueError:
-            parts = []
-        if not parts or len(parts) > 3 and ":" in text or (":" not in text and None in parts):
-            raise InputError(f"cannot read layers {text!r}: write START:STOP[:STEP] (e.g. 0:30:2), a number, "
-                             "or numbers separated by commas")
+        parts = layer_text_parts(text)
         if ":" in text:
             start, stop, step = (parts + [None, None])[:3]
             start = 0 if start is None else start
