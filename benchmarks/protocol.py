@@ -12,11 +12,13 @@ Same model (the embedded SmolLM2-135M-Instruct), suite (builtin:agreement tasks)
 control task on; repetitions interleaved (jobs, units, jobs, ...), medians of process CPU time
 (with ``--threads 1``, the wall time on an idle core; the machine is shared). Both paths' results.csv
 are compared (largest difference printed). The full protocol (29 tasks × 30 layers × 8 methods ×
-task/control) is extrapolated from the slice's CPU time per task × layer (pick layers spread over the
-depth: a layer's cost falls with its depth; ``5:30:10`` averages as the 30 layers do), the job path's
-plain runs once per task (they serve every layer), and divided by the cores for a wall time (tasks
-are independent: ``--executor ray --ray-workers 2``). The last line printed is JSON, also written to
-benchmarks/results/protocol.json.
+task/control) is extrapolated from the slice's CPU time, weighted by arithmetic: the slice's share of
+the protocol's floating-point work (``benchmarks/_protocol_flops.py`` counts it for every built-in task
+× layer from the rows the protocol runs; tasks with more positions or longer sentences cost more, and
+a layer's work falls with its depth), the job path's plain runs once per task (they serve every
+layer), and divided by the cores for a wall time (tasks are independent: ``--executor ray
+--ray-workers 2``); ``full_protocol_hours_by_count`` scales by the number of task × layers instead.
+The last line printed is JSON, also written to benchmarks/results/protocol.json.
 """
 
 from __future__ import annotations
@@ -32,14 +34,15 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _protocol_flops import FULL_TASKS, protocol_tasks  # noqa: E402
 from _report import print_table, report  # noqa: E402
 
 import interp  # noqa: E402
 from interp.eval import causal_efficacy  # noqa: E402
 from interp.eval.causalgym import job as causalgym_job  # noqa: E402
-from interp.eval.causalgym.config import parse_layers  # noqa: E402
+from interp.eval.causalgym.config import CausalGymConfig, parse_layers  # noqa: E402
 
-FULL = {"tasks": 29, "layers": 30}
+FULL = {"tasks": FULL_TASKS, "layers": 30}
 KEYS = ["task", "method", "layer", "position", "control", "metric"]
 
 
@@ -69,6 +72,18 @@ def run(hm, args, per_unit: bool) -> tuple[float, float, pd.DataFrame]:
                              n_train=args.n_train, n_test=args.n_test, das_steps=args.das_steps, n_boot=10,
                              out=out, per_unit=per_unit)
     return time.perf_counter() - wall, time.process_time() - cpu, result.results
+
+
+def arithmetic_scale(hm, args, tasks: list[str], layers: list[int]) -> float | None:
+    """The full protocol's floating-point work (every built-in task × layer, scaled to the published task
+    count) over the slice's; None when a slice task is not a built-in one."""
+    settings = CausalGymConfig.build(n_train=args.n_train, n_test=args.n_test, das_steps=args.das_steps).validate()
+    counts = protocol_tasks(hm, settings)
+    if any(task not in counts for task in tasks):
+        return None
+    work = {name: [d + s for d, s in zip(flops["das"], flops["scoring"])] for name, flops in counts.items()}
+    full = sum(sum(per_layer) for per_layer in work.values()) * FULL["tasks"] / len(work)
+    return full / sum(work[task][layer] for task in tasks for layer in layers)
 
 
 def main() -> None:
@@ -105,15 +120,18 @@ def main() -> None:
             print(f"{name}: {wall:.1f} s wall, {cpu:.1f} s CPU", flush=True)
     difference = float((tables["jobs"] - tables["units"]).abs().max()) if len(tables) == 2 else None
     slice_units = len(tasks) * len(layers) * 8 * 2
-    scale = FULL["tasks"] * FULL["layers"] / (len(tasks) * len(layers))
+    by_count = FULL["tasks"] * FULL["layers"] / (len(tasks) * len(layers))
+    scale = arithmetic_scale(hm, args, tasks, layers) or by_count
     rows, figures = [], {}
     for name in reversed(paths):
         wall = statistics.median(w for w, _ in times[name])
         cpu = statistics.median(c for _, c in times[name])
         once = statistics.median(setups) if name == "jobs" else 0.0  # per task, whatever the layers
-        hours = ((cpu - once) * scale + once * FULL["tasks"] / len(tasks)) / 3600 / args.cores
+        hours, counted = (((cpu - once) * factor + once * FULL["tasks"] / len(tasks)) / 3600 / args.cores
+                          for factor in (scale, by_count))
         rows.append([name, f"{wall:.1f}", f"{cpu:.1f}", f"{cpu / slice_units:.2f}", f"{hours:.2f}"])
         figures[name] = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "full_protocol_hours": round(hours, 2),
+                         "full_protocol_hours_by_count": round(counted, 2),
                          **({"task_setup_cpu_s": round(once, 2)} if name == "jobs" else {})}
     print_table(rows, ("path", "slice wall s", "slice CPU s", "CPU s / unit", f"full protocol h ({args.cores} cores)"))
     speedup = round(figures["units"]["cpu_s"] / figures["jobs"]["cpu_s"], 2) if len(figures) == 2 else None
