@@ -41,6 +41,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from interp.graph.head_columns import column_head
 from interp.graph.inputs import Batch
 from interp.graph.locking import model_lock
 from interp.graph.resume import key_values_of, resumed_logits
@@ -164,11 +165,14 @@ def token_chunks(lengths: Tensor, max_tokens: int = 256) -> list[Tensor]:
     return groups
 
 
-def packed_last_logits(hm, state: BaseState, packing: Packing, interventions: list, *, grad: bool = False) -> Tensor:
+def packed_last_logits(hm, state: BaseState, packing: Packing, interventions: list, *, grad: bool = False,
+                       columns: Tensor | None = None) -> Tensor:
     """``[R, vocab]`` logits at each packed row's last token, resumed at ``resid_pre.{state.layer}``.
 
     ``interventions``: objects with ``.site`` and ``__call__(act, ctx)``, called on the packed
-    activations ``[1, tokens, ...]``; ``grad``: build an autograd graph (e.g. to train them)."""
+    activations ``[1, tokens, ...]``; ``grad``: build an autograd graph (e.g. to train them);
+    ``columns`` ``[R, J]`` token ids: ``[R, J]`` those logits of each row only (the unembedding computes no
+    others when the model's output embedding is a plain linear layer; else they are read off the full logits)."""
     device = hm.device
     example, index = packing.example.to(state.resid.device), packing.index.to(state.resid.device)
     begin = state.resid[example, index][None]  # [1, Q, d]
@@ -181,10 +185,12 @@ def packed_last_logits(hm, state: BaseState, packing: Packing, interventions: li
     hooks: dict[str, list] = {}
     for edit in interventions:
         hooks.setdefault(edit.site, []).append(edit)
+    narrow = columns is not None and column_head(hm) is not None
     logits = resumed_logits(hm, (f"resid_pre.{state.layer}", begin), input_ids=ids,
                             attention_mask=packing.mask(state.resid.dtype, device), position_ids=packing.position_ids,
-                            logits_to_keep=packing.last, key_values=cache, hooks=hooks, grad=grad)
-    return logits[0]
+                            logits_to_keep=packing.last, key_values=cache, hooks=hooks, grad=grad,
+                            columns=columns if narrow else None)[0]
+    return logits if columns is None or narrow else logits.gather(1, columns.to(logits.device))
 
 
 __all__ = ["BaseState", "Packing", "base_state", "base_states", "packed_last_logits", "token_chunks"]

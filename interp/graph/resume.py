@@ -31,7 +31,7 @@ import inspect
 import warnings
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,7 @@ from torch import Tensor, nn
 
 from interp.errors import InputError, SiteError
 from interp.graph.checks import start_value
+from interp.graph.head_columns import only_columns
 from interp.graph.inputs import Batch, Inputs
 from interp.graph.locking import model_lock
 from interp.graph.runner import Handler, _input_set
@@ -223,17 +224,22 @@ def resumed_logits(hm: Any, start_at: tuple[str, Tensor], *, input_ids: Tensor, 
                    position_ids: Tensor, logits_to_keep: Tensor,
                    key_values: Sequence[tuple[Tensor, Tensor]] | None = None,
                    hooks: Mapping[str, Handler | list[Handler]] | None = None, batch: Batch | None = None,
-                   grad: bool = False) -> Tensor:
+                   grad: bool = False, columns: Tensor | None = None) -> Tensor:
     """One forward of ``hm.model`` from ``start_at=(site, activations)`` through its public arguments:
     ``input_ids`` ``[b, q]`` (the tokens run), ``attention_mask`` (``[b, past + q]`` or an additive
     ``[b, 1, q, past + q]``), ``position_ids`` ``[b, q]``, ``logits_to_keep`` (the indices to
     unembed) and ``key_values`` (per layer ``(keys, values)`` of the ``past`` tokens, handed over as
     the KV-cache argument :func:`resume_support` found). ``hooks``: ``{site: handler}`` as in
-    :meth:`HookedModel.hooks`; ``grad``: build an autograd graph. Returns ``[b, kept, vocab]``."""
+    :meth:`HookedModel.hooks`; ``grad``: build an autograd graph. Returns ``[b, kept, vocab]``, or with
+    ``columns`` ``[kept, J]`` (token ids per kept token) ``[b, kept, J]``: only those logits are computed
+    (:func:`interp.graph.head_columns.only_columns`; no hook on ``logits`` then)."""
     device = hm.device
     site, value = start_at
+    if columns is not None and "logits" in (hooks or {}):
+        raise InputError("a hook on 'logits' cannot run while only some logit columns are computed")
+    narrow = only_columns(hm, columns) if columns is not None else nullcontext()
     with model_lock(hm.model), torch.enable_grad() if grad else torch.no_grad(), \
-            hm.hooks(hooks or {}, batch=batch), started_at(hm, site, value):
+            hm.hooks(hooks or {}, batch=batch), started_at(hm, site, value), narrow:
         output = hm.model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
                           position_ids=position_ids.to(device), logits_to_keep=logits_to_keep.to(device),
                           **cache_kwargs(resume_support(hm), key_values))

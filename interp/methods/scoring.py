@@ -90,14 +90,16 @@ def base_logprobs(hm, data: PairData) -> Tensor:
 
 def packed_star(hm, data: PairData, site: str, basis: Tensor, full: Tensor, label_sets: Sequence[Labels],
                 state: BaseState, sources: Tensor, max_rows: int) -> Tensor:
-    """``[S, M, P, n, 2]`` intervened log p*(y_b), log p*(y_s) of rows ``(set m, position p, example i)``
-    for each label set ``s``, in packed forwards resumed at the site's layer (``state``).
+    """``[S, M, P, n, 2]`` intervened logits of y_b, y_s (their log-probabilities up to the row's log-normaliser,
+    which their difference cancels) of rows ``(set m, position p, example i)`` for each label set ``s``, in
+    packed forwards resumed at the site's layer (``state``), the unembedding computing only those columns.
 
     ``basis`` ``[M, P, d, k]`` and ``full`` ``[M, P]`` (vanilla: the whole vector) per set and position;
     ``sources`` ``[n, P, d]``: the sources' values at ``site``."""
     n_sets, n_pos, n = basis.shape[0], data.n_positions, data.n
     base_index = data.absolute("base")
     rows = torch.cartesian_prod(torch.arange(n_sets), torch.arange(n_pos), torch.arange(n))  # [(m, p, i)]
+    answers = torch.stack([ids for pair in label_sets for ids in pair], 1)  # [n, 2S]: (y_b, y_s) per label set
     star = torch.empty(len(label_sets), n_sets, n_pos, n, 2)
     for chunk in range(0, len(rows), max_rows):
         m, p, i = rows[chunk:chunk + max_rows].unbind(1)
@@ -107,11 +109,10 @@ def packed_star(hm, data: PairData, site: str, basis: Tensor, full: Tensor, labe
             slots = Slots(torch.zeros_like(packing.first), packing.first)  # each row's start token
             edits = interchanges(hm, site, slots, sources[i[part], p[part]], basis[m[part], p[part]],
                                  full[m[part], p[part]])
-            out.append(packed_last_logits(hm, state, packing, edits).float().log_softmax(-1))
-        logprobs = torch.cat(out)
-        for s, (base_labels, source_labels) in enumerate(label_sets):
-            ids = torch.stack([base_labels[i], source_labels[i]], 1).to(logprobs.device)
-            star[s, m, p, i] = logprobs.gather(1, ids).cpu()
+            out.append(packed_last_logits(hm, state, packing, edits, columns=answers[i[part]]).float())
+        logits = torch.cat(out).cpu()  # [rows, 2S]
+        for s in range(len(label_sets)):
+            star[s, m, p, i] = logits[:, 2 * s:2 * s + 2]
     return star
 
 

@@ -240,7 +240,8 @@ def check_resume(model_type):
 
 def check_packed(model_type):
     """Packed suffix rows (each example resumed from its own token at layer 1, end to end in one
-    sequence: how DAS trains and scores) give the full run's last logits where ``hm.can_resume``."""
+    sequence: how DAS trains and scores) give the full run's last logits where ``hm.can_resume``, and
+    asked for some columns of each row (the unembedding narrowed to them), those logits."""
     from interp.graph.packing import Packing, base_state, packed_last_logits
 
     hm = with_sites(model_type)
@@ -249,8 +250,11 @@ def check_packed(model_type):
     batch = hm.tokenize(SENTENCES)
     examples = torch.tensor([0, 1, 2, 0])
     starts = batch.offsets[examples] + torch.tensor([1, 2, 0, 3])
-    packed = packed_last_logits(hm, base_state(hm, batch, layer=1), Packing(batch, examples, starts), [])
+    state, packing = base_state(hm, batch, layer=1), Packing(batch, examples, starts)
+    packed = packed_last_logits(hm, state, packing, [])
     close(packed, hm.run(batch).last_logits[examples])
+    columns = torch.tensor([[1, 2], [3, 1], [0, 5], [7, 7]])  # only these logits (how scoring reads its answers)
+    close(packed_last_logits(hm, state, packing, [], columns=columns), packed.gather(1, columns))
 
 
 def check_no_attention_sites(model_type):
