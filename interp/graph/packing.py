@@ -18,8 +18,8 @@ arguments (:func:`interp.graph.resume.resumed_logits`); DAS training and scoring
 >>> packing = Packing(batch, examples=torch.tensor([0, 1, 0]), starts=torch.tensor([1, 2, 4]))
 >>> batch.lengths.tolist()
 [7, 7]
->>> packing.tokens, packing.past                  # 6 + 5 + 3 tokens recomputed; 1 + 2 + 4 cached
-(14, 7)
+>>> packing.tokens, packing.past   # 6 + 5 + 3 tokens recomputed; cached once: 4 of example 0, 2 of example 1
+(14, 6)
 >>> logits = packed_last_logits(hm, state, packing, [])          # no intervention: the plain run's
 >>> torch.allclose(logits, hm.run(batch).last_logits[[0, 1, 0]], atol=1e-5)
 True
@@ -106,7 +106,8 @@ class Packing:
     """The layout of rows ``(examples[r], starts[r])`` of ``batch`` packed into one sequence.
 
     ``starts`` are absolute token indices (padding counted). Row ``r`` occupies packed tokens
-    ``first[r] .. last[r]``; the cached prefix of every example used comes once per row.
+    ``first[r] .. last[r]``; the cached prefix of every example used comes once (as long as its rows
+    need), however many of its rows the pack holds, each row attending to its own start's prefix.
     """
 
     def __init__(self, batch: Batch, examples: Tensor, starts: Tensor):
@@ -119,13 +120,17 @@ class Packing:
         row_of = torch.repeat_interleave(torch.arange(self.rows), lengths)  # [Q]
         self.example = examples[row_of]  # [Q]
         self.index = starts[row_of] + torch.arange(len(row_of)) - self.first[row_of]  # [Q] absolute token index
-        offsets = batch.offsets[examples]
-        prefix = starts - offsets  # [R] cached tokens per row
-        past_row = torch.repeat_interleave(torch.arange(self.rows), prefix)  # [K]
-        self.past_example = examples[past_row]
-        self.past_index = offsets[past_row] + torch.arange(len(past_row)) - (prefix.cumsum(0) - prefix)[past_row]
+        prefix = starts - batch.offsets[examples]  # [R] cached tokens each row attends to
+        # the cached tokens: each example's first ones, as many as its rows need, once for all its rows
+        used, group = torch.unique(examples, return_inverse=True)  # [E], [R]
+        need = torch.zeros(len(used), dtype=torch.long).scatter_reduce(0, group, prefix, "amax")  # [E]
+        past_group = torch.repeat_interleave(torch.arange(len(used)), need)  # [K]
+        within = torch.arange(len(past_group)) - (need.cumsum(0) - need)[past_group]  # [K] 0 .. need - 1
+        self.past_example = used[past_group]
+        self.past_index = batch.offsets[self.past_example] + within
         self.position_ids = (self.index - batch.offsets[self.example])[None]  # [1, Q]
-        allowed = torch.cat([past_row[None] == row_of[:, None],  # [Q, K + Q]
+        own_prefix = (past_group[None] == group[row_of][:, None]) & (within[None] < prefix[row_of][:, None])
+        allowed = torch.cat([own_prefix,  # [Q, K + Q]
                              (row_of[None] == row_of[:, None]) & (self.index[None] <= self.index[:, None])], 1)
         self.allowed = allowed
 

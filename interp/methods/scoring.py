@@ -98,7 +98,8 @@ def packed_star(hm, data: PairData, site: str, basis: Tensor, full: Tensor, labe
     ``sources`` ``[n, P, d]``: the sources' values at ``site``."""
     n_sets, n_pos, n = basis.shape[0], data.n_positions, data.n
     base_index = data.absolute("base")
-    rows = torch.cartesian_prod(torch.arange(n_sets), torch.arange(n_pos), torch.arange(n))  # [(m, p, i)]
+    # rows (m, p, i), an example's rows side by side: a pack caches each example's prefix once for all its rows
+    rows = torch.cartesian_prod(torch.arange(n), torch.arange(n_sets), torch.arange(n_pos))[:, [1, 2, 0]]
     answers = torch.stack([ids for pair in label_sets for ids in pair], 1)  # [n, 2S]: (y_b, y_s) per label set
     star = torch.empty(len(label_sets), n_sets, n_pos, n, 2)
     for chunk in range(0, len(rows), max_rows):
