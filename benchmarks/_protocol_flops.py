@@ -39,13 +39,15 @@ def rows_tokens(data, examples: torch.Tensor, positions: torch.Tensor) -> tuple[
 
 
 def suffix_flops(model: Model, data, examples: torch.Tensor, positions: torch.Tensor, layers: int, *,
-                 backward: bool, full_vocab: bool) -> float:
-    """Fewest FLOPs of rows (examples, positions) through the last ``layers`` layers and the unembedding."""
+                 backward: bool, full_vocab: bool, attention: bool = True) -> float:
+    """Fewest FLOPs of rows (examples, positions) through the last ``layers`` layers and the unembedding
+    (``attention=False``: the products with weights alone, as torch's FLOP counter sees a CPU forward)."""
     lengths, (first, end) = rows_tokens(data, examples, positions)
     tokens, rows = float(lengths.sum()), float(len(lengths))
     context = torch.cat([torch.arange(int(a) + 1, int(b) + 1) for a, b in zip(first, end)]).float()
-    per_layer = 2 * (tokens * (model.kv_proj + model.rest)) + 2 * model.attention(context)
-    last_layer = 2 * (tokens * model.kv_proj + rows * model.rest) + 2 * model.attention(end.float())
+    scores = 1.0 if attention else 0.0
+    per_layer = 2 * (tokens * (model.kv_proj + model.rest)) + 2 * scores * model.attention(context)
+    last_layer = 2 * (tokens * model.kv_proj + rows * model.rest) + 2 * scores * model.attention(end.float())
     unembed = 2 * rows * (model.vocab_row if full_vocab else 2 * model.d_head)  # answer columns: negligible
     forward = (layers - 1) * per_layer + last_layer + unembed
     return forward * (2 if backward else 1)  # input gradients: one more product per forward product
