@@ -45,9 +45,9 @@ def suffix_flops(model: Model, data, examples: torch.Tensor, positions: torch.Te
     lengths, (first, end) = rows_tokens(data, examples, positions)
     tokens, rows = float(lengths.sum()), float(len(lengths))
     context = torch.cat([torch.arange(int(a) + 1, int(b) + 1) for a, b in zip(first, end)]).float()
-    scores = 1.0 if attention else 0.0
-    per_layer = 2 * (tokens * (model.kv_proj + model.rest)) + 2 * scores * model.attention(context)
-    last_layer = 2 * (tokens * model.kv_proj + rows * model.rest) + 2 * scores * model.attention(end.float())
+    attend = model.attention if attention else (lambda context: 0.0)
+    per_layer = 2 * (tokens * (model.kv_proj + model.rest)) + 2 * attend(context)
+    last_layer = 2 * (tokens * model.kv_proj + rows * model.rest) + 2 * attend(end.float())
     unembed = 2 * rows * (model.vocab_row if full_vocab else 2 * model.d_head)  # answer columns: negligible
     forward = (layers - 1) * per_layer + last_layer + unembed
     return forward * (2 if backward else 1)  # input gradients: one more product per forward product
@@ -81,13 +81,12 @@ def task_flops(model: Model, task, settings) -> dict[str, list[float]]:
     return out
 
 
-def protocol_tasks(hm, settings, suites: str = SUITES, names=None) -> dict[str, dict[str, list[float]]]:
-    """``{task: task_flops(...)}`` for the built-in suites' tasks (or those in ``names``), encoded as the
-    protocol encodes them (``settings``: a validated CausalGymConfig)."""
+def protocol_tasks(hm, settings, suites: str = SUITES) -> dict[str, dict[str, list[float]]]:
+    """``{task: task_flops(...)}`` for the built-in suites' tasks, encoded as the protocol encodes them
+    (``settings``: a validated CausalGymConfig)."""
     model, out = Model(hm.model.config), {}
     for suite in suites.split(","):
         for splits in load_tasks(f"builtin:{suite}", None, settings.seed, settings.n_train, settings.n_test).values():
-            if names is None or splits.task in names:
-                out[splits.task] = task_flops(model, encode_task(hm, splits, None, tuple(settings.control_labels)),
-                                              settings)
+            task = encode_task(hm, splits, None, tuple(settings.control_labels))
+            out[splits.task] = task_flops(model, task, settings)
     return out

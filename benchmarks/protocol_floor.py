@@ -42,6 +42,8 @@ from _report import print_table, report  # noqa: E402
 import interp  # noqa: E402
 from interp.eval.causalgym.config import CausalGymConfig  # noqa: E402
 from interp.eval.causalgym.plan import encode_task, load_tasks  # noqa: E402
+from interp.methods import DASConfig, train_das_sides  # noqa: E402
+from interp.methods.score_sets import score_sets  # noqa: E402
 
 
 def best_rate(shapes: list[tuple[int, int, int]], reps: int = 5) -> tuple[float, tuple]:
@@ -62,9 +64,6 @@ def best_rate(shapes: list[tuple[int, int, int]], reps: int = 5) -> tuple[float,
 def counted(hm, task, layer: int, settings) -> dict[str, float]:
     """What the code computes at ``layer`` (torch's FLOP counter): one DAS step of 4 pairs (2 steps less 1, so
     the plain runs before the steps cancel out), and one set's scoring rows for 8 test pairs (2 sets less 1)."""
-    from interp.methods import DASConfig, train_das_sides
-    from interp.methods.score_sets import score_sets
-
     site = f"{settings.site_kind}.{layer}"
     data = task.train.subset(range(4))
     labels = [data.source_labels, task.control_train.source_labels[:4]]
